@@ -1,0 +1,39 @@
+// Entry point of the `dominion` command: wiring only. Each command lives in src/cli/.
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from './config.ts';
+import { AppError } from './errors.ts';
+import { EXIT, exitCodeOf } from './cli/exit-codes.ts';
+import { migrateCommand } from './cli/migrate.ts';
+import { serve } from './cli/serve.ts';
+import { twilioSimCommand } from './cli/twilio-sim.ts';
+
+const program = new Command('dominion')
+  .description('DominionTrust Bank backend: SMS two-factor login and notifications through Twilio')
+  .option('--verbose', 'show stack traces of unexpected errors')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.command('start').description('run server and worker in one process (simulator too in simulator mode); the default of npm start')
+  .action(() => serve(loadConfig(), { server: true, worker: true }));
+program.command('serve').description('run the HTTP server only')
+  .action(() => serve(loadConfig(), { server: true, worker: false }));
+program.command('worker').description('run a background worker only (run many against one PostgreSQL)')
+  .action(() => serve(loadConfig(), { server: false, worker: true }));
+migrateCommand(program);
+twilioSimCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (error instanceof AppError) {
+    console.error(`❌ ${error.userMessage}`);
+    process.exitCode = exitCodeOf(error.code);
+  } else {
+    console.error(`❌ Unexpected error: ${(error as Error).message}`);
+    if (program.opts<{ verbose?: boolean }>().verbose) console.error(error);
+    else console.error('   Run again with --verbose for details.');
+    process.exitCode = EXIT.failure;
+  }
+}

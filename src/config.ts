@@ -1,0 +1,206 @@
+// One validated configuration object. Every setting, its default and its meaning live here;
+// start-up reads the environment (and an untracked .env) once and stops on any bad value,
+// listing every problem at once with an example of a right value.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { AppError } from './errors.ts';
+import { DEFAULT_ALLOWED_COUNTRIES, type CountryCode } from './sms/phone.ts';
+import type { TwilioAuth } from './sms/twilio-provider.ts';
+
+const E164 = /^\+[1-9]\d{7,14}$/;
+const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
+const COUNTRY = /^[A-Z]{2}$/;
+
+
+/**
+ * Credentials the in-process simulator uses when no Twilio account is configured.
+ * They are not secrets: they only open the local simulator.
+ */
+export const SIMULATOR_DEFAULTS = {
+  accountSid: 'AC00000000000000000000000000000000',
+  authToken: 'simulator-auth-token',
+  phoneNumber: '+15005550006',
+} as const;
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const countryList = z
+  .string()
+  .transform((v) => v.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean))
+  .pipe(z.array(z.string().regex(COUNTRY, 'each entry must be a two-letter ISO country code')).min(1));
+
+const priceOverrides = z
+  .string()
+  .transform((v, ctx) => {
+    const out: Record<string, number> = {};
+    for (const pair of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const [country, price] = pair.split('=').map((s) => s.trim());
+      const n = Number(price);
+      if (!country || !COUNTRY.test(country.toUpperCase()) || !Number.isFinite(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" is not COUNTRY=PRICE` });
+        return z.NEVER;
+      }
+      out[country.toUpperCase()] = n;
+    }
+    return out;
+  });
+
+const envSchema = z.object({
+  TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(ACCOUNT_SID, "must be 'AC' followed by 32 hex characters").optional()),
+  TWILIO_AUTH_TOKEN: optionalText.pipe(z.string().min(16, 'looks too short for a Twilio auth token (32 characters)').optional()),
+  TWILIO_API_KEY_SID: optionalText.pipe(z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must be 'SK' followed by 32 hex characters").optional()),
+  TWILIO_API_KEY_SECRET: optionalText,
+  TWILIO_PHONE_NUMBER: optionalText.pipe(z.string().regex(E164, 'must be in E.164 format: a plus sign, the country code and the number, no spaces').optional()),
+  TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(z.string().regex(/^MG[0-9a-fA-F]{32}$/, "must be 'MG' followed by 32 hex characters").optional()),
+  TWILIO_API_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
+  TWILIO_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  SMS_PROVIDER: optionalText.pipe(z.enum(['twilio', 'simulator']).optional()),
+  SIMULATOR_PORT: z.coerce.number().int().min(0).max(65_535).default(8001),
+  DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection URL').optional()),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8000),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  LOG_DIR: z.string().trim().min(1).default('./logs'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DEFAULT_REGION: z.string().trim().toUpperCase().regex(COUNTRY, 'must be a two-letter ISO country code').default('US'),
+  SMS_ALLOWED_COUNTRIES: countryList.optional(),
+  SMS_PRICE_PER_SEGMENT: z.coerce.number().min(0).max(10).default(0.0075),
+  SMS_PRICE_OVERRIDES: priceOverrides.optional(),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(512).default(16),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+});
+
+const EXAMPLES: Record<string, string> = {
+  TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
+  TWILIO_AUTH_TOKEN: 'the 32-character Auth Token shown at console.twilio.com',
+  TWILIO_API_KEY_SID: 'SK0123456789abcdef0123456789abcdef',
+  TWILIO_PHONE_NUMBER: '+14155552671',
+  TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef',
+  TWILIO_API_BASE_URL: 'http://127.0.0.1:8001',
+  TWILIO_TIMEOUT_MS: '10000',
+  SMS_PROVIDER: 'simulator',
+  SIMULATOR_PORT: '8001',
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/dominion',
+  PORT: '8000',
+  LOG_LEVEL: 'info',
+  DEFAULT_REGION: 'US',
+  SMS_ALLOWED_COUNTRIES: 'US,CA,PR',
+  SMS_PRICE_PER_SEGMENT: '0.0075',
+  SMS_PRICE_OVERRIDES: 'CA=0.0083,GB=0.0400',
+  WORKER_CONCURRENCY: '16',
+  SHUTDOWN_TIMEOUT_MS: '15000',
+};
+
+/** Variables whose values must never be echoed back, not even in a validation error. */
+const SECRET_VARS = new Set(['TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SECRET', 'DATABASE_URL']);
+
+export interface Config {
+  smsProvider: 'twilio' | 'simulator';
+  twilio: {
+    accountSid: string;
+    /** The auth token; also the key that signs Twilio's webhooks. */
+    authToken: string;
+    /** Credentials for REST calls: API key when given (rotatable), else the auth token. */
+    auth: TwilioAuth;
+    phoneNumber: string | undefined;
+    messagingServiceSid: string | undefined;
+    apiBaseUrl: string;
+    timeoutMs: number;
+  };
+  /** Port of the in-process simulator started in simulator mode (0 = any free port). */
+  simulatorPort: number;
+  /** PostgreSQL URL; undefined means embedded PGlite in dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  host: string;
+  logDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  defaultRegion: CountryCode;
+  smsAllowedCountries: readonly CountryCode[];
+  pricing: { pricePerSegment: number; perCountry: Record<string, number> };
+  workerConcurrency: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Reads KEY=value lines from a .env file; missing file means no values. */
+export function readDotEnv(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return {};
+  }
+  return parseEnv(text) as Record<string, string>;
+}
+
+/**
+ * Builds the configuration from environment variables, over values from `.env` in cwd.
+ * Throws AppError('config_invalid') listing every bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotEnvPath = resolve('.env')): Config {
+  const merged = { ...readDotEnv(dotEnvPath), ...env };
+  const parsed = envSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '(environment)');
+      const raw = merged[name];
+      const got = raw === undefined || SECRET_VARS.has(name) ? '' : ` (got "${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}")`;
+      const example = EXAMPLES[name] ? `; example: ${name}=${EXAMPLES[name]}` : '';
+      return `  - ${name}: ${issue.message}${got}${example}`;
+    });
+    throw new AppError('config_invalid', `Configuration is invalid:\n${lines.join('\n')}\nSet these in the environment or in .env (see .env.example).`);
+  }
+  return toConfig(parsed.data);
+}
+
+function toConfig(e: z.infer<typeof envSchema>): Config {
+  const hasTwilio = Boolean(e.TWILIO_ACCOUNT_SID && (e.TWILIO_AUTH_TOKEN || (e.TWILIO_API_KEY_SID && e.TWILIO_API_KEY_SECRET)) && e.TWILIO_PHONE_NUMBER);
+  const smsProvider = e.SMS_PROVIDER ?? (hasTwilio ? 'twilio' : 'simulator');
+  const problems: string[] = [];
+  if (e.TWILIO_API_KEY_SID && !e.TWILIO_API_KEY_SECRET) problems.push('  - TWILIO_API_KEY_SECRET: required when TWILIO_API_KEY_SID is set');
+  if (problems.length) throw new AppError('config_invalid', `Configuration is invalid:\n${problems.join('\n')}`);
+
+  const simulator = smsProvider === 'simulator';
+  const accountSid = simulator ? (e.TWILIO_ACCOUNT_SID ?? SIMULATOR_DEFAULTS.accountSid) : (e.TWILIO_ACCOUNT_SID ?? '');
+  const authToken = simulator ? (e.TWILIO_AUTH_TOKEN ?? SIMULATOR_DEFAULTS.authToken) : (e.TWILIO_AUTH_TOKEN ?? '');
+  const auth: TwilioAuth = e.TWILIO_API_KEY_SID && e.TWILIO_API_KEY_SECRET
+    ? { kind: 'apiKey', apiKeySid: e.TWILIO_API_KEY_SID, apiKeySecret: e.TWILIO_API_KEY_SECRET }
+    : { kind: 'token', authToken };
+  return {
+    smsProvider,
+    twilio: {
+      accountSid,
+      authToken,
+      auth,
+      phoneNumber: simulator ? (e.TWILIO_PHONE_NUMBER ?? SIMULATOR_DEFAULTS.phoneNumber) : e.TWILIO_PHONE_NUMBER,
+      messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
+      apiBaseUrl: (e.TWILIO_API_BASE_URL ?? (simulator ? `http://127.0.0.1:${e.SIMULATOR_PORT}` : 'https://api.twilio.com')).replace(/\/+$/, ''),
+      timeoutMs: e.TWILIO_TIMEOUT_MS,
+    },
+    simulatorPort: e.SIMULATOR_PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: resolve(e.DATA_DIR),
+    port: e.PORT,
+    host: e.HOST,
+    logDir: resolve(e.LOG_DIR),
+    logLevel: e.LOG_LEVEL,
+    defaultRegion: e.DEFAULT_REGION as CountryCode,
+    smsAllowedCountries: (e.SMS_ALLOWED_COUNTRIES as CountryCode[] | undefined) ?? DEFAULT_ALLOWED_COUNTRIES,
+    pricing: { pricePerSegment: e.SMS_PRICE_PER_SEGMENT, perCountry: e.SMS_PRICE_OVERRIDES ?? {} },
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/** Shows a secret as its last four characters only, e.g. "••••••••a1b2". */
+export function maskSecret(value: string | undefined): string {
+  if (!value) return '(not set)';
+  return `${'•'.repeat(8)}${value.slice(-4)}`;
+}

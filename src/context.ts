@@ -1,0 +1,25 @@
+// The small context every domain function gets the outside world from: database, job queue,
+// SMS provider, clock, logger and metrics. Tests build one with a held clock.
+import type { Config } from './config.ts';
+import type { Database, Db } from './db/connection.ts';
+import type { JobQueue } from './jobs/queue.ts';
+import type { Logger } from './logging.ts';
+import type { Metrics } from './metrics.ts';
+import type { SmsProvider } from './sms/provider.ts';
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export interface AppContext {
+  readonly config: Config;
+  readonly database: Database;
+  readonly db: Db;
+  readonly jobs: JobQueue;
+  readonly provider: SmsProvider;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+}

@@ -1,0 +1,126 @@
+// Opens the database: embedded PGlite in a data directory (the default), or PostgreSQL at
+// DATABASE_URL. Both give the same Drizzle API and a pg-boss database port, so the rest of the
+// code never asks which engine it runs on.
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql, type SQL } from 'drizzle-orm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import pg from 'pg';
+import { fromPglite, type ConstructorOptions } from 'pg-boss';
+import { schema, type Schema } from './schema.ts';
+import { acquireEmbeddedLock, type EmbeddedLock } from './embedded-lock.ts';
+
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+/** Anything queries can run on: the database or a transaction. */
+export type Queryable = Db | Tx;
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface Database {
+  readonly engine: 'pglite' | 'postgres';
+  readonly db: Db;
+  /** Options that point pg-boss at this same database. */
+  readonly bossOptions: ConstructorOptions;
+  /** Present on the embedded engine: the lock held on its data directory. */
+  readonly lock: EmbeddedLock | undefined;
+  /** Applies pending migrations; safe to call any number of times, from any number of processes. */
+  migrate(): Promise<void>;
+  /** Number of migrations in the repository not yet applied here. */
+  pendingMigrations(): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget =
+  | { engine: 'postgres'; url: string }
+  /** dataDir undefined: in memory (tests). loadDataDir: start from a dump (tests). */
+  | { engine: 'pglite'; dataDir?: string; loadDataDir?: Blob };
+
+const BOSS_SCHEMA = 'pgboss';
+/** Serialises migrations between processes sharing one PostgreSQL. */
+const MIGRATION_LOCK_KEY = 7_460_031;
+
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  return target.engine === 'postgres' ? openPostgres(target.url) : openPglite(target.dataDir, target.loadDataDir);
+}
+
+async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<Database> {
+  const lock = dataDir ? acquireEmbeddedLock(dataDir) : undefined;
+  let client: PGlite;
+  try {
+    client = new PGlite({ dataDir, loadDataDir });
+    await client.waitReady;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  return {
+    engine: 'pglite',
+    db,
+    bossOptions: { db: fromPglite(client), backend: 'pglite', schema: BOSS_SCHEMA },
+    lock,
+    migrate: () => migratePglite(db as never, { migrationsFolder: MIGRATIONS_FOLDER }),
+    pendingMigrations: () => countPending(db),
+    ping: async () => {
+      await client.query('select 1');
+    },
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'dominion' });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  const db = drizzlePg({ client: pool, schema }) as unknown as Db;
+  return {
+    engine: 'postgres',
+    db,
+    bossOptions: { connectionString: url, schema: BOSS_SCHEMA, max: 10, application_name: 'dominion-jobs' },
+    lock: undefined,
+    migrate: async () => {
+      const client = await pool.connect();
+      try {
+        await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+        await migratePg(drizzlePg({ client, schema }), { migrationsFolder: MIGRATIONS_FOLDER });
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+        client.release();
+      }
+    },
+    pendingMigrations: () => countPending(db),
+    ping: async () => {
+      await pool.query('select 1');
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** Runs raw SQL and returns its rows; both drivers answer with a `rows` array. */
+export async function rawRows<T>(db: Queryable, query: SQL): Promise<T[]> {
+  const result: unknown = await db.execute(query);
+  return (result as { rows: T[] }).rows;
+}
+
+async function countPending(db: Db): Promise<number> {
+  const { readMigrationFiles } = await import('drizzle-orm/migrator');
+  const known = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+  const [exists] = await rawRows<{ ok: boolean }>(db, sql`select to_regclass('drizzle.__drizzle_migrations') is not null as ok`);
+  if (!exists?.ok) return known.length;
+  const applied = await rawRows<{ hash: string }>(db, sql`select hash from drizzle.__drizzle_migrations`);
+  const hashes = new Set(applied.map((r) => r.hash));
+  return known.filter((m) => !hashes.has(m.hash)).length;
+}

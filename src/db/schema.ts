@@ -1,0 +1,81 @@
+// The one Drizzle schema, for embedded PGlite and PostgreSQL alike.
+// Migrations in ./drizzle are generated from it (`npm run db:generate`) and only ever added to.
+import { sql } from 'drizzle-orm';
+import { boolean, index, integer, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const users = pgTable('users', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  username: text('username').notNull().unique(),
+  email: text('email').unique(),
+  /** scrypt hash in PHC-like form; never the password. */
+  passwordHash: text('password_hash').notNull(),
+  isStaff: boolean('is_staff').notNull().default(false),
+  isActive: boolean('is_active').notNull().default(true),
+  createdAt: createdAt(),
+});
+
+export const userProfiles = pgTable('user_profiles', {
+  userId: uuid('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  /** E.164, or null when the customer has not given one. */
+  phoneNumber: text('phone_number'),
+  phoneVerifiedAt: timestamp('phone_verified_at', { withTimezone: true }),
+  language: text('language').notNull().default('en'),
+  timeZone: text('time_zone').notNull().default('America/New_York'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** A one-time code sent by SMS. Only its hash is stored. */
+export const otpChallenges = pgTable('otp_challenges', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  purpose: text('purpose').notNull(),
+  /** Null until the worker that sends the code mints it: the code itself is never stored. */
+  codeHash: text('code_hash'),
+  destination: text('destination').notNull(),
+  attempts: integer('attempts').notNull().default(0),
+  maxAttempts: integer('max_attempts').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  consumedAt: timestamp('consumed_at', { withTimezone: true }),
+  createdAt: createdAt(),
+}, (t) => [index('otp_challenges_user_idx').on(t.userId, t.createdAt)]);
+
+/** The message log: one row per SMS the system sends, whatever sent it. */
+export const smsMessages = pgTable('sms_messages', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  /** Notification type, e.g. two_factor_code, security_alert, test_message. */
+  type: text('type').notNull(),
+  userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+  toNumber: text('to_number').notNull(),
+  fromNumber: text('from_number'),
+  /** The body with any one-time code replaced by ******. */
+  bodyRedacted: text('body_redacted').notNull(),
+  encoding: text('encoding').notNull(),
+  segments: integer('segments').notNull(),
+  /** Estimated USD price (segments x price per segment); never ledger money. */
+  priceEstimate: numeric('price_estimate', { precision: 12, scale: 5 }).notNull(),
+  /** USD price Twilio reported, once known. */
+  price: numeric('price', { precision: 12, scale: 5 }),
+  priceUnit: text('price_unit'),
+  /** pending -> queued/sending/sent -> delivered | undelivered | failed; 'expired' when not sent in time. */
+  status: text('status').notNull().default('pending'),
+  twilioSid: text('twilio_sid').unique(),
+  errorCode: integer('error_code'),
+  errorMessage: text('error_message'),
+  attempts: integer('attempts').notNull().default(0),
+  /** Set for code messages: the worker mints the code for this challenge at send time. */
+  otpChallengeId: uuid('otp_challenge_id').references(() => otpChallenges.id, { onDelete: 'set null' }),
+  /** A code message is not sent after this instant; null for messages that may wait. */
+  sendBefore: timestamp('send_before', { withTimezone: true }),
+  createdAt: createdAt(),
+  sentAt: timestamp('sent_at', { withTimezone: true }),
+  deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  index('sms_messages_user_idx').on(t.userId, t.createdAt),
+  index('sms_messages_created_idx').on(t.createdAt),
+]);
+
+export const schema = { users, userProfiles, otpChallenges, smsMessages };
+export type Schema = typeof schema;

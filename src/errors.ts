@@ -1,0 +1,32 @@
+// Domain errors that carry a message written for the person who can act on them.
+// Only src/http and src/cli decide how a code is shown (HTTP status, exit code).
+
+export type AppErrorCode =
+  | 'config_invalid'
+  | 'invalid_phone_number'
+  | 'country_not_allowed'
+  | 'not_found'
+  | 'conflict'
+  | 'database_locked'
+  | 'validation_failed'
+  | 'sms_authentication'
+  | 'sms_invalid_recipient'
+  | 'sms_opted_out'
+  | 'sms_insufficient_funds'
+  | 'sms_rate_limited'
+  | 'sms_transient'
+  | 'sms_permanent'
+  | 'unavailable';
+
+export class AppError extends Error {
+  readonly code: AppErrorCode;
+  /** A message for the user or operator: what happened and how to fix it. */
+  readonly userMessage: string;
+
+  constructor(code: AppErrorCode, userMessage: string, options?: { cause?: unknown }) {
+    super(userMessage, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.userMessage = userMessage;
+  }
+}

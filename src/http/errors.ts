@@ -1,0 +1,33 @@
+// The one place domain error codes become HTTP statuses. 5xx answers never show internals.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type AppErrorCode } from '../errors.ts';
+
+const STATUS: Partial<Record<AppErrorCode, number>> = {
+  config_invalid: 500,
+  invalid_phone_number: 400,
+  country_not_allowed: 400,
+  validation_failed: 400,
+  not_found: 404,
+  conflict: 409,
+  sms_rate_limited: 429,
+  database_locked: 503,
+  unavailable: 503,
+};
+
+export function httpStatusOf(code: AppErrorCode): number {
+  return STATUS[code] ?? 502;
+}
+
+export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof AppError) {
+    const status = httpStatusOf(error.code);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.status(status).send({ error: error.code, message: error.userMessage });
+  }
+  const statusCode = (error as FastifyError).statusCode;
+  if (statusCode && statusCode < 500) {
+    return reply.status(statusCode).send({ error: (error as FastifyError).code ?? 'bad_request', message: error.message });
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return reply.status(500).send({ error: 'internal_error', message: 'Something went wrong on our side; it has been logged.' });
+}

@@ -1,0 +1,55 @@
+// The job queue: pg-boss on whichever engine the database is, with typed send and work.
+// `send` takes the transaction that caused the job, so the change and its job commit or
+// roll back together (the transactional outbox).
+import { sql } from 'drizzle-orm';
+import { PgBoss, fromDrizzle, type DrizzleTransactionLike, type Job, type SendOptions, type WorkOptions } from 'pg-boss';
+import type { Logger } from 'pino';
+import type { Database, Queryable } from '../db/connection.ts';
+import { QUEUES, QUEUE_NAMES, type JobPayloads, type QueueName } from './registry.ts';
+
+export type JobHandler<Q extends QueueName> = (job: Job<JobPayloads[Q]>) => Promise<void>;
+
+export interface JobQueue {
+  readonly boss: PgBoss;
+  /** Installs or upgrades pg-boss's schema and creates every queue of the registry. */
+  start(): Promise<void>;
+  /** Enqueues a job; inside `tx` when given, so it exists only if that transaction commits. */
+  send<Q extends QueueName>(tx: Queryable | undefined, queue: Q, data: JobPayloads[Q], options?: SendOptions): Promise<string | null>;
+  work<Q extends QueueName>(queue: Q, options: WorkOptions, handler: JobHandler<Q>): Promise<string>;
+  /** Stops taking jobs and waits (up to timeoutMs) for those in flight to finish. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export function createJobQueue(database: Database, logger: Logger): JobQueue {
+  const boss = new PgBoss({
+    ...database.bossOptions,
+    useListenNotify: true,
+    // Maintenance and scheduling run in every process; pg-boss coordinates them in the database.
+    supervise: true,
+    schedule: true,
+  });
+  boss.on('error', (error) => logger.error({ err: error }, 'job queue error'));
+  boss.on('warning', (warning) => logger.warn({ warning }, 'job queue warning'));
+  return {
+    boss,
+    async start() {
+      await boss.start();
+      for (const name of QUEUE_NAMES) {
+        const existing = await boss.getQueue(name);
+        if (existing) await boss.updateQueue(name, QUEUES[name]);
+        else await boss.createQueue(name, QUEUES[name]);
+      }
+    },
+    send(tx, queue, data, options = {}) {
+      return boss.send(queue, data, tx ? { ...options, db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : options);
+    },
+    work(queue, options, handler) {
+      return boss.work<JobPayloads[typeof queue]>(queue, { ...options, batchSize: 1 }, async ([job]) => {
+        if (job) await handler(job);
+      });
+    },
+    async stop(timeoutMs) {
+      await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// Structured logs (pino) to stdout and to LOG_DIR/dominion.log. Secrets never reach either:
+// known fields are redacted by path, and every line is scrubbed of the configured secret values
+// and of full phone numbers (kept as their last four digits) before it is written.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { maskPhoneNumber } from './sms/phone.ts';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  level: string;
+  /** Directory of dominion.log; undefined writes no file (tests that only inspect stdout). */
+  logDir: string | undefined;
+  /** Also write to stdout (servers); CLI commands keep stdout for their own output. */
+  stdout: boolean;
+  /** Literal values that must never appear: auth token, API key secret, database password. */
+  secrets: readonly (string | undefined)[];
+}
+
+const PHONE_PATHS = ['to', 'from', 'phone', 'phoneNumber', 'toNumber', 'fromNumber', 'destination'];
+const SECRET_PATHS = [
+  'authToken', 'password', 'apiKeySecret', 'otp', 'otpCode', 'body', 'token',
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.Authorization',
+];
+
+
+/** Removes secrets and full phone numbers from one serialised log line. */
+export function scrubLine(line: string, secrets: readonly string[]): string {
+  let out = line;
+  for (const secret of secrets) out = out.split(secret).join('[REDACTED]');
+  return out.replace(/\+\d{8,15}/g, (phone) => maskPhoneNumber(phone));
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const secrets = options.secrets.filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  const streams: pino.StreamEntry[] = [];
+  if (options.stdout) streams.push({ stream: process.stdout });
+  if (options.logDir) {
+    mkdirSync(options.logDir, { recursive: true });
+    streams.push({ stream: pino.destination({ dest: join(options.logDir, 'dominion.log'), sync: false, mkdir: true }) });
+  }
+  return pino(
+    {
+      level: options.level,
+      base: { pid: process.pid },
+      redact: {
+        paths: [
+          ...SECRET_PATHS, ...SECRET_PATHS.map((p) => `*.${p}`),
+          ...PHONE_PATHS.map((p) => `*.${p}`), ...PHONE_PATHS,
+        ],
+        censor: (value, path) => (PHONE_PATHS.includes(path[path.length - 1] ?? '') ? maskPhoneNumber(String(value)) : '[REDACTED]'),
+      },
+      hooks: { streamWrite: (line) => scrubLine(line, secrets) },
+    },
+    streams.length ? pino.multistream(streams) : pino.destination('/dev/null'),
+  );
+}
+
+/** Flushes buffered log lines (before exit). */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    logger.flush(() => resolve());
+  });
+}

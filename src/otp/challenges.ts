@@ -1,0 +1,93 @@
+// One-time codes sent by SMS. A challenge is created with the change that needs it; the code is
+// minted only by the worker that sends it, so it exists in plain text nowhere but in that SMS.
+// Stored as a salted scrypt hash, checked in constant time, single use, limited attempts.
+import { randomInt, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { Queryable } from '../db/connection.ts';
+import { otpChallenges } from '../db/schema.ts';
+
+const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+
+/** Policy of the references (PSD2 RTS, NIST 800-63B): 6 digits, 5 minutes, 5 attempts. */
+export const OTP_POLICY = { digits: 6, ttlMs: 5 * 60_000, maxAttempts: 5 } as const;
+
+/** What a code looks like in the message log and anywhere else but the SMS itself. */
+export const CODE_MASK = '******';
+
+export type OtpPurpose = 'login' | 'phone_verification' | 'transfer_confirmation' | 'test';
+
+export type OtpCheck = 'ok' | 'wrong_code' | 'expired' | 'too_many_attempts' | 'already_used' | 'not_sent' | 'not_found';
+
+export interface OtpChallenge {
+  id: string;
+  expiresAt: Date;
+}
+
+export async function createOtpChallenge(
+  db: Queryable,
+  input: { userId: string; purpose: OtpPurpose; destination: string; now: Date },
+): Promise<OtpChallenge> {
+  const expiresAt = new Date(input.now.getTime() + OTP_POLICY.ttlMs);
+  const [row] = await db
+    .insert(otpChallenges)
+    .values({
+      userId: input.userId,
+      purpose: input.purpose,
+      destination: input.destination,
+      maxAttempts: OTP_POLICY.maxAttempts,
+      expiresAt,
+      createdAt: input.now,
+    })
+    .returning({ id: otpChallenges.id, expiresAt: otpChallenges.expiresAt });
+  if (!row) throw new Error('insert returned no row');
+  return row;
+}
+
+async function hashCode(code: string, salt: Buffer): Promise<string> {
+  const key = await scrypt(code, salt, 32);
+  return `scrypt$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+/** Creates the code for a challenge and stores its hash; returns the code for the SMS only. */
+export async function mintOtpCode(db: Queryable, challengeId: string, draw: (max: number) => number = randomInt): Promise<string> {
+  const code = String(draw(10 ** OTP_POLICY.digits)).padStart(OTP_POLICY.digits, '0');
+  const codeHash = await hashCode(code, randomBytes(16));
+  await db.update(otpChallenges).set({ codeHash }).where(and(eq(otpChallenges.id, challengeId), isNull(otpChallenges.consumedAt)));
+  return code;
+}
+
+/**
+ * Checks a code. Each check counts as an attempt (counted atomically, so parallel guesses cannot
+ * exceed the limit); a right code consumes the challenge.
+ */
+export async function verifyOtpCode(db: Queryable, challengeId: string, code: string, now: Date): Promise<OtpCheck> {
+  const [row] = await db
+    .update(otpChallenges)
+    .set({ attempts: sql`${otpChallenges.attempts} + 1` })
+    .where(and(
+      eq(otpChallenges.id, challengeId),
+      isNull(otpChallenges.consumedAt),
+      sql`${otpChallenges.attempts} < ${otpChallenges.maxAttempts}`,
+      sql`${otpChallenges.expiresAt} > ${now.toISOString()}`,
+    ))
+    .returning({ codeHash: otpChallenges.codeHash });
+  if (!row) {
+    const [current] = await db.select().from(otpChallenges).where(eq(otpChallenges.id, challengeId));
+    if (!current) return 'not_found';
+    if (current.consumedAt) return 'already_used';
+    if (current.expiresAt <= now) return 'expired';
+    return 'too_many_attempts';
+  }
+  if (!row.codeHash) return 'not_sent';
+  const [, saltB64, keyB64] = row.codeHash.split('$');
+  const expected = Buffer.from(keyB64 ?? '', 'base64');
+  const actual = await scrypt(/^\d+$/.test(code.trim()) ? code.trim() : '', Buffer.from(saltB64 ?? '', 'base64'), 32);
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return 'wrong_code';
+  const consumed = await db
+    .update(otpChallenges)
+    .set({ consumedAt: now })
+    .where(and(eq(otpChallenges.id, challengeId), isNull(otpChallenges.consumedAt)))
+    .returning({ id: otpChallenges.id });
+  return consumed.length ? 'ok' : 'already_used';
+}

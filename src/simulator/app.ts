@@ -1,0 +1,110 @@
+// Wires the simulator into a Fastify app: form parsing, latency, authentication, the account
+// check, Twilio-shaped errors for everything (unknown paths and framework errors included), the
+// API routes and the inbox. buildSimulatorApp never listens, so tests can inject() into it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { registerApiRoutes } from './api-routes.ts';
+import { CredentialCheck } from './auth.ts';
+import { DeliveryClock } from './delivery.ts';
+import { registerInboxRoutes } from './inbox.ts';
+import { resolveOptions, usdToMicros } from './options.ts';
+import type { SimulatorOptions } from './options.ts';
+import { StatusCallbackSender } from './status-callback.ts';
+import { MessageStore, publicCopy } from './store.ts';
+import type { SimulatedMessage } from './store.ts';
+import { TwilioApiError, authenticateError, notFoundError, twilioErrorBody } from './twilio-error.ts';
+import type { FormParams } from './rules.ts';
+
+/** What a test or the CLI can see and change in a running simulator, besides its HTTP API. */
+export interface SimulatorState {
+  /** The developer's inbox, newest first (copies: changing them changes nothing). */
+  messages(): SimulatedMessage[];
+  /** The account balance in USD. */
+  balance(): number;
+  setBalance(usd: number): void;
+}
+
+const API_PREFIX = '/2010-04-01/';
+const states = new WeakMap<FastifyInstance, SimulatorState>();
+
+/** The state behind an app made by buildSimulatorApp. */
+export function simulatorStateOf(app: FastifyInstance): SimulatorState {
+  const state = states.get(app);
+  if (!state) throw new Error('This Fastify app was not made by buildSimulatorApp');
+  return state;
+}
+
+/** Twilio only reads form parameters; any body parses as a form, so JSON or junk reads as empty. */
+function parseForm(body: string): FormParams {
+  const params: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(body)) {
+    const previous = params[name];
+    if (previous === undefined) params[name] = value;
+    else params[name] = Array.isArray(previous) ? [...previous, value] : [previous, value];
+  }
+  return params;
+}
+
+// Errors Fastify raises itself (oversized body, bad URL) carry no Twilio code; 20000 + status
+// follows Twilio's own pattern (20404, 20429, 20500). 5xx details stay in the log.
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof TwilioApiError) return reply.code(error.status).send(error.toBody());
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const message = error instanceof Error ? error.message : 'Bad Request';
+    return reply.code(status).send(twilioErrorBody(20000 + status, status, message));
+  }
+  request.log.error({ err: error }, 'simulator request failed');
+  return reply.code(500).send(twilioErrorBody(20500, 500, 'Internal Server Error'));
+}
+
+export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyInstance {
+  const options = resolveOptions(simulatorOptions);
+  const app = Fastify({
+    logger: options.logger,
+    frameworkErrors: (error, request, reply) => {
+      sendError(error, request, reply);
+    },
+  });
+  const store = new MessageStore(options.accountSid, options.startingBalanceMicros, options.pricePerSegmentMicros);
+  const credentials = new CredentialCheck(options.accountSid, options.authToken, options.apiKeys);
+  const callbacks = new StatusCallbackSender(options.authToken, app.log);
+  const clock = new DeliveryClock(options.statusStepMs, (message, change) => {
+    store.apply(message, change, new Date());
+    if (message.statusCallback) void callbacks.send(message.statusCallback, message);
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, parseForm(typeof body === 'string' ? body : body.toString('utf8')));
+  });
+
+  // Twilio authenticates before anything else, so even unknown API paths answer 401 first.
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith(API_PREFIX)) return;
+    if (options.latencyMs > 0) await sleep(options.latencyMs);
+    if (credentials.check(request.headers.authorization) === null) throw authenticateError();
+    const { AccountSid } = (request.params ?? {}) as { AccountSid?: string };
+    if (AccountSid !== undefined && AccountSid !== options.accountSid) throw notFoundError(request.url);
+  });
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) => reply.code(404).send(notFoundError(request.url).toBody()));
+  app.addHook('onClose', async () => {
+    clock.stop();
+    callbacks.close();
+  });
+
+  registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date() });
+  registerInboxRoutes(app, store);
+
+  states.set(app, {
+    messages: () => store.newestFirst().map(publicCopy),
+    balance: () => store.balanceMicros / 1_000_000,
+    setBalance: (usd) => {
+      if (!Number.isFinite(usd)) throw new Error(`Simulator balance must be a finite number of USD, got ${usd}`);
+      store.setBalanceMicros(usdToMicros(usd));
+    },
+  });
+  return app;
+}

@@ -1,0 +1,168 @@
+// Sends one logged SMS through the provider and records the outcome. Safe to run twice for the
+// same message (a replayed job finds it claimed or sent and does nothing); retryable failures are
+// rescheduled with backoff and jitter, honouring Twilio's Retry-After; a code that could only
+// arrive after it expires is never sent.
+import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+import type { AppContext } from '../context.ts';
+import type { Queryable } from '../db/connection.ts';
+import { smsMessages } from '../db/schema.ts';
+import type { SmsLane } from '../jobs/registry.ts';
+import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
+import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
+
+/** Sends tried per message before it is marked failed. */
+export const MAX_SEND_ATTEMPTS = 5;
+/** A message left 'sending' this long by a crashed worker may be claimed again. */
+const STALE_CLAIM_MS = 30_000;
+/** Status checks per sent message before leaving it to the reconciler. */
+const MAX_STATUS_CHECKS = 12;
+
+const FINAL: ReadonlySet<string> = new Set(['delivered', 'undelivered', 'failed', 'canceled', 'expired']);
+const RANK: Record<string, number> = {
+  pending: 0, retrying: 0, sending: 1, accepted: 2, scheduled: 2, queued: 3, sent: 4,
+  delivered: 5, undelivered: 5, failed: 5, canceled: 5, expired: 5,
+};
+
+export function isFinalStatus(status: string): boolean {
+  return FINAL.has(status);
+}
+
+type SmsRow = typeof smsMessages.$inferSelect;
+
+/** Delay before retry `attempt` (1-based): exponential with full jitter, at least Retry-After. */
+export function retryDelayMs(attempt: number, retryAfterMs: number | null, random: () => number = Math.random): number {
+  const ceiling = Math.min(60_000, 1_000 * 2 ** attempt);
+  return Math.max(retryAfterMs ?? 0, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+}
+
+async function claim(db: Queryable, messageId: string, now: Date): Promise<SmsRow | undefined> {
+  const [row] = await db
+    .update(smsMessages)
+    .set({ status: 'sending', attempts: sql`${smsMessages.attempts} + 1`, updatedAt: now })
+    .where(and(
+      eq(smsMessages.id, messageId),
+      isNull(smsMessages.twilioSid),
+      or(
+        inArray(smsMessages.status, ['pending', 'retrying']),
+        and(eq(smsMessages.status, 'sending'), lt(smsMessages.updatedAt, new Date(now.getTime() - STALE_CLAIM_MS))),
+      ),
+    ))
+    .returning();
+  return row;
+}
+
+/** Runs the send job of one message. */
+export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: string): Promise<void> {
+  const now = ctx.clock.now();
+  const row = await claim(ctx.db, messageId, now);
+  if (!row) return; // already sent, settled, or being sent by another worker
+  const log = ctx.logger.child({ messageId, type: row.type });
+
+  if (row.sendBefore && now >= row.sendBefore) {
+    await settle(ctx.db, messageId, { status: 'expired', errorMessage: 'Not sent: it could only arrive after the code expired.', updatedAt: now });
+    log.warn('code message expired before it could be sent');
+    ctx.metrics.smsSent.inc({ type: row.type, status: 'expired' });
+    return;
+  }
+
+  const from = ctx.config.twilio.messagingServiceSid ? undefined : ctx.config.twilio.phoneNumber;
+  const body = row.otpChallengeId
+    ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId))
+    : row.bodyRedacted;
+  const stopTimer = ctx.metrics.smsSendDuration.startTimer();
+  try {
+    const sent = await ctx.provider.send({
+      to: row.toNumber,
+      from,
+      messagingServiceSid: ctx.config.twilio.messagingServiceSid,
+      body,
+      validityPeriodSeconds: row.sendBefore ? Math.max(1, Math.ceil((row.sendBefore.getTime() - now.getTime()) / 1000)) : undefined,
+    });
+    stopTimer({ outcome: 'accepted' });
+    await ctx.db.transaction(async (tx) => {
+      await tx.update(smsMessages).set({ ...fromSent(sent), sentAt: sent.dateCreated ?? now, updatedAt: ctx.clock.now() }).where(eq(smsMessages.id, messageId));
+      if (!isFinalStatus(sent.status)) {
+        await ctx.jobs.send(tx, 'sms.status', { messageId, attempt: 1 }, { startAfter: 2 });
+      }
+    });
+    ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
+    ctx.metrics.smsEstimatedCost.inc({ type: row.type }, Number(row.priceEstimate));
+    log.info({ sid: sent.sid, status: sent.status, segments: sent.segments }, 'sms accepted by provider');
+  } catch (error) {
+    stopTimer({ outcome: 'error' });
+    await recordFailure(ctx, lane, row, error);
+  }
+}
+
+async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, error: unknown): Promise<void> {
+  const log = ctx.logger.child({ messageId: row.id, type: row.type });
+  if (!(error instanceof SmsProviderError)) {
+    // A bug or a database failure: put the message back and let the job queue retry it.
+    await settle(ctx.db, row.id, { status: 'retrying', updatedAt: ctx.clock.now() });
+    throw error;
+  }
+  const now = ctx.clock.now();
+  const delay = retryDelayMs(row.attempts, error.retryAfterMs);
+  const retryAt = new Date(now.getTime() + delay);
+  const canRetry = error.retryable && row.attempts < MAX_SEND_ATTEMPTS && (!row.sendBefore || retryAt < row.sendBefore);
+  const failure = { errorCode: error.twilioCode, errorMessage: error.userMessage, updatedAt: now };
+  if (canRetry) {
+    await ctx.db.transaction(async (tx) => {
+      await tx.update(smsMessages).set({ status: 'retrying', ...failure }).where(eq(smsMessages.id, row.id));
+      await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: new Date(retryAt) });
+    });
+    log.warn({ kind: error.kind, twilioCode: error.twilioCode, retryInMs: delay, attempt: row.attempts }, 'sms send failed; retrying');
+    return;
+  }
+  await settle(ctx.db, row.id, { status: 'failed', ...failure });
+  ctx.metrics.smsSent.inc({ type: row.type, status: 'failed' });
+  log.error({ kind: error.kind, twilioCode: error.twilioCode, attempt: row.attempts }, 'sms send failed');
+}
+
+function settle(db: Queryable, id: string, values: Partial<typeof smsMessages.$inferInsert>) {
+  return db.update(smsMessages).set(values).where(eq(smsMessages.id, id));
+}
+
+function fromSent(sent: SentMessage): Partial<typeof smsMessages.$inferInsert> {
+  return {
+    twilioSid: sent.sid,
+    status: sent.status,
+    fromNumber: sent.from,
+    segments: sent.segments,
+    price: sent.price === null ? null : sent.price.toFixed(5),
+    priceUnit: sent.priceUnit,
+    errorCode: sent.errorCode,
+    errorMessage: sent.errorMessage,
+  };
+}
+
+/** Applies a status the provider reported, never moving a message backwards. */
+export async function applyProviderStatus(db: Queryable, messageId: string, sent: SentMessage, now: Date): Promise<void> {
+  const ranksBelow = Object.entries(RANK).filter(([, r]) => r < (RANK[sent.status] ?? 0)).map(([s]) => s);
+  if (!ranksBelow.length) return;
+  await db
+    .update(smsMessages)
+    .set({
+      ...fromSent(sent),
+      deliveredAt: sent.status === 'delivered' ? (sent.dateUpdated ?? now) : undefined,
+      updatedAt: now,
+    })
+    .where(and(eq(smsMessages.id, messageId), inArray(smsMessages.status, ranksBelow)));
+}
+
+/** Runs a status job: asks the provider how a sent message is doing, and asks again later if unsettled. */
+export async function refreshSmsStatus(ctx: AppContext, messageId: string, attempt: number): Promise<MessageStatus | undefined> {
+  const [row] = await ctx.db.select().from(smsMessages).where(eq(smsMessages.id, messageId));
+  if (!row?.twilioSid || isFinalStatus(row.status)) return undefined;
+  const sent = await ctx.provider.fetchMessage(row.twilioSid);
+  await ctx.db.transaction(async (tx) => {
+    await applyProviderStatus(tx, messageId, sent, ctx.clock.now());
+    if (!isFinalStatus(sent.status) && attempt < MAX_STATUS_CHECKS) {
+      await ctx.jobs.send(tx, 'sms.status', { messageId, attempt: attempt + 1 }, { startAfter: Math.min(60, 2 ** attempt) });
+    }
+  });
+  if (isFinalStatus(sent.status) && sent.status !== 'delivered') {
+    ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
+  }
+  return sent.status;
+}

@@ -1,0 +1,64 @@
+// Queues an SMS: one message-log row and its send job, written in the caller's transaction so the
+// change that caused the message, the message and its job commit (or vanish) together.
+import type { AppContext } from '../context.ts';
+import type { Queryable } from '../db/connection.ts';
+import { smsMessages } from '../db/schema.ts';
+import type { SmsLane } from '../jobs/registry.ts';
+import { CODE_MASK } from '../otp/challenges.ts';
+import { analyseSmsBody } from './segments.ts';
+
+/** Placeholder a code message's body carries where the worker puts the freshly minted code. */
+export const CODE_PLACEHOLDER = '{code}';
+
+export interface SmsRequest {
+  /** Notification type, e.g. two_factor_code, security_alert, test_message. */
+  type: string;
+  lane: SmsLane;
+  userId?: string | null;
+  /** E.164, already normalised and allowed. */
+  to: string;
+  /** ISO country of `to`, for per-country prices. */
+  country?: string;
+  /** The text; for code messages it contains CODE_PLACEHOLDER once. */
+  body: string;
+  /** Set for code messages: the challenge whose code the worker mints into the body. */
+  otpChallengeId?: string;
+  /** Not sent after this instant (a code's expiry). */
+  sendBefore?: Date;
+}
+
+export interface QueuedSms {
+  id: string;
+  segments: number;
+  encoding: string;
+  estimatedPrice: number;
+}
+
+export async function queueSms(ctx: Pick<AppContext, 'jobs' | 'config' | 'clock'>, tx: Queryable, request: SmsRequest): Promise<QueuedSms> {
+  if (request.otpChallengeId && !request.body.includes(CODE_PLACEHOLDER)) {
+    throw new Error(`a code message body must contain ${CODE_PLACEHOLDER}`);
+  }
+  const bodyRedacted = request.body.replace(CODE_PLACEHOLDER, CODE_MASK);
+  // A code is as long as its mask, so the mask gives the true segment count.
+  const analysis = analyseSmsBody(bodyRedacted.replace(CODE_MASK, '000000'), ctx.config.pricing, request.country);
+  const now = ctx.clock.now();
+  const [row] = await tx
+    .insert(smsMessages)
+    .values({
+      type: request.type,
+      userId: request.userId ?? null,
+      toNumber: request.to,
+      bodyRedacted,
+      encoding: analysis.encoding,
+      segments: analysis.segments,
+      priceEstimate: analysis.estimatedPrice.toFixed(5),
+      otpChallengeId: request.otpChallengeId ?? null,
+      sendBefore: request.sendBefore ?? null,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning({ id: smsMessages.id });
+  if (!row) throw new Error('insert returned no row');
+  await ctx.jobs.send(tx, request.lane, { messageId: row.id });
+  return { id: row.id, segments: analysis.segments, encoding: analysis.encoding, estimatedPrice: analysis.estimatedPrice };
+}
