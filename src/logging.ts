@@ -38,7 +38,8 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.stdout) streams.push({ stream: process.stdout });
   if (options.logDir) {
     mkdirSync(options.logDir, { recursive: true });
-    streams.push({ stream: pino.destination({ dest: join(options.logDir, 'dominion.log'), sync: false, mkdir: true }) });
+    // Synchronous: a crash must not lose the lines that explain it.
+    streams.push({ stream: pino.destination({ dest: join(options.logDir, 'dominion.log'), sync: true, mkdir: true }) });
   }
   return pino(
     {

@@ -29,6 +29,8 @@ export interface Database {
   readonly bossOptions: ConstructorOptions;
   /** Present on the embedded engine: the lock held on its data directory. */
   readonly lock: EmbeddedLock | undefined;
+  /** Present on the embedded engine: the PGlite instance itself. */
+  readonly pglite: PGlite | undefined;
   /** Applies pending migrations; safe to call any number of times, from any number of processes. */
   migrate(): Promise<void>;
   /** Number of migrations in the repository not yet applied here. */
@@ -66,6 +68,7 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
     db,
     bossOptions: { db: fromPglite(client), backend: 'pglite', schema: BOSS_SCHEMA },
     lock,
+    pglite: client,
     migrate: () => migratePglite(db as never, { migrationsFolder: MIGRATIONS_FOLDER }),
     pendingMigrations: () => countPending(db),
     ping: async () => {
@@ -91,6 +94,7 @@ async function openPostgres(url: string): Promise<Database> {
     db,
     bossOptions: { connectionString: url, schema: BOSS_SCHEMA, max: 10, application_name: 'dominion-jobs' },
     lock: undefined,
+    pglite: undefined,
     migrate: async () => {
       const client = await pool.connect();
       try {

@@ -1,0 +1,54 @@
+// `npm test`: the whole suite on embedded PGlite, then again on the machine's PostgreSQL.
+// PostgreSQL unreachable is a failure (CI must prove both engines), unless explicitly skipped.
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const { values, positionals } = parseArgs({
+  options: { engine: { type: 'string' } },
+  allowPositionals: true,
+});
+const engines = values.engine ? [values.engine] : ['pglite', 'postgres'];
+const files = positionals.length ? positionals : ['test/**/*.test.ts'];
+const postgresUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+async function postgresReachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+let failed = false;
+for (const engine of engines) {
+  if (engine === 'postgres') {
+    const problem = await postgresReachable();
+    if (problem) {
+      if (process.env.DOMINION_TEST_SKIP_POSTGRES === '1') {
+        console.warn(`⚠️  PostgreSQL at ${postgresUrl} unreachable (${problem}); skipped because DOMINION_TEST_SKIP_POSTGRES=1`);
+        continue;
+      }
+      console.error(`❌ PostgreSQL at ${postgresUrl} is unreachable: ${problem}\n   Start it, or set TEST_DATABASE_URL; the suite must pass on both engines.`);
+      failed = true;
+      continue;
+    }
+  }
+  console.log(`\n▶ test suite on ${engine}`);
+  const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, TEST_ENGINE: engine },
+  });
+  if (run.status !== 0) {
+    console.error(`❌ test suite failed on ${engine}`);
+    failed = true;
+  } else {
+    console.log(`✅ test suite passed on ${engine}`);
+  }
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,106 @@
+// Builds a whole AppContext for a test: its own database (test/helpers/database.ts), a real
+// Twilio simulator on a free port, the real Twilio provider talking to it over HTTP, a held clock
+// when asked, and logs in a temporary directory the test can read.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { Clock } from '../../src/context.ts';
+import { createLogger, flushLogger } from '../../src/logging.ts';
+import { openRuntime, type Runtime } from '../../src/runtime.ts';
+import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export const TEST_ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
+export const TEST_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
+export const TEST_SENDER = '+15005550006';
+
+/** A clock that only moves when told to. */
+export class HeldClock implements Clock {
+  #now: number;
+  constructor(start: Date | string = '2026-11-25T15:00:00Z') {
+    this.#now = new Date(start).getTime();
+  }
+  now(): Date {
+    return new Date(this.#now);
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+export interface TestContext {
+  ctx: Runtime;
+  sim: Simulator;
+  config: Config;
+  database: TestDatabase;
+  logDir: string;
+  /** Everything logged so far (flushes first). */
+  readLog(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface TestContextOptions {
+  env?: Record<string, string>;
+  simulator?: Partial<SimulatorOptions>;
+  clock?: Clock;
+}
+
+export function testEnv(simUrl: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    SMS_PROVIDER: 'simulator',
+    TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
+    TWILIO_PHONE_NUMBER: TEST_SENDER,
+    TWILIO_API_BASE_URL: simUrl,
+    DATA_DIR: join(dir, 'data'),
+    LOG_DIR: join(dir, 'logs'),
+    LOG_LEVEL: 'debug',
+    SMS_ALLOWED_COUNTRIES: 'US,CA',
+    ...extra,
+  };
+}
+
+export async function createTestContext(options: TestContextOptions = {}): Promise<TestContext> {
+  const dir = mkdtempSync(join(tmpdir(), 'dominion-test-'));
+  const sim = await startSimulator({
+    port: 0,
+    accountSid: TEST_ACCOUNT_SID,
+    authToken: TEST_AUTH_TOKEN,
+    phoneNumbers: [TEST_SENDER, '+14155550100'],
+    statusStepMs: 5,
+    ...options.simulator,
+  });
+  const config = loadConfig(testEnv(sim.url, dir, options.env), join(dir, 'no.env'));
+  const database = await createTestDatabase();
+  const logger = createLogger({ level: 'debug', logDir: config.logDir, stdout: false, secrets: [config.twilio.authToken] });
+  const ctx = await openRuntime(config, { database, logger, clock: options.clock });
+  return {
+    ctx,
+    sim,
+    config,
+    database,
+    logDir: config.logDir,
+    async readLog() {
+      await flushLogger(logger);
+      return readFileSync(join(config.logDir, 'dominion.log'), 'utf8');
+    },
+    async close() {
+      await ctx.close();
+      await database.drop();
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns something other than undefined; fails after timeoutMs. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

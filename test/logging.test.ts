@@ -1,0 +1,58 @@
+// Secrets never reach the log file: not the auth token, not a one-time code, not a full number.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { smsMessages, users } from '../src/db/schema.ts';
+import { startWorker } from '../src/jobs/worker.ts';
+import { createOtpChallenge } from '../src/otp/challenges.ts';
+import { CODE_PLACEHOLDER, queueSms } from '../src/sms/outbox.ts';
+import { scrubLine } from '../src/logging.ts';
+import { TEST_AUTH_TOKEN, createTestContext, eventually, type TestContext } from './helpers/context.ts';
+
+const CUSTOMER = '+14155552671';
+
+describe('logs', () => {
+  let t: TestContext;
+  before(async () => {
+    t = await createTestContext();
+    await startWorker(t.ctx);
+  });
+  after(() => t.close());
+
+  it('never contain the auth token, a one-time code or a full phone number', async () => {
+    const [user] = await t.ctx.db.insert(users).values({ username: 'logcheck', passwordHash: 'x' }).returning();
+    assert.ok(user);
+    const queued = await t.ctx.db.transaction(async (tx) => {
+      const challenge = await createOtpChallenge(tx, { userId: user.id, purpose: 'test', destination: CUSTOMER, now: t.ctx.clock.now() });
+      return queueSms(t.ctx, tx, {
+        type: 'two_factor_code', lane: 'sms.critical', userId: user.id, to: CUSTOMER,
+        body: `DominionTrust: your login code is ${CODE_PLACEHOLDER}. We will never ask you for this code.`,
+        otpChallengeId: challenge.id, sendBefore: challenge.expiresAt,
+      });
+    });
+    const sent = await eventually(() => t.sim.messages().find((m) => m.to === CUSTOMER && m.body.includes('login code')));
+    const code = /(\d{6})/.exec(sent.body)?.[1];
+    assert.ok(code, 'the SMS carries a 6-digit code');
+    // Provoke logging of a failed send too, whose error path is the most talkative.
+    await t.ctx.db.transaction((tx) => queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.critical', to: '+15005550001', body: 'bad number' }));
+    await eventually(async () => {
+      const rows = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.toNumber, '+15005550001'));
+      return rows[0]?.status === 'failed' ? true : undefined;
+    });
+    t.ctx.logger.info({ to: CUSTOMER, authToken: TEST_AUTH_TOKEN }, `explicit attempt to log ${TEST_AUTH_TOKEN} for ${CUSTOMER}`);
+
+    const log = await t.readLog();
+    assert.match(log, /sms accepted by provider/, 'the log file has the send in it');
+    assert.match(log, /\*\*\*2671/, 'numbers appear as their last four digits');
+    assert.ok(!log.includes(TEST_AUTH_TOKEN), 'auth token absent');
+    assert.ok(!log.includes(CUSTOMER), 'full phone number absent');
+    // As a number of its own: six digits also occur by chance inside timestamps and durations.
+    assert.doesNotMatch(log, new RegExp(`(?<![\\d.])${code}(?![\\d.])`), 'one-time code absent');
+    const [row] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, queued.id));
+    assert.equal(row?.bodyRedacted, 'DominionTrust: your login code is ******. We will never ask you for this code.');
+  });
+
+  it('scrubLine masks secrets and phone numbers inside any text', () => {
+    assert.equal(scrubLine('token abc123secret to +14155552671', ['abc123secret']), 'token [REDACTED] to ***2671');
+  });
+});

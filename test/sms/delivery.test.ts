@@ -1,0 +1,121 @@
+// The message path end to end: queueSms writes the log row and its job; the worker sends through
+// the real Twilio SDK to the simulator; outcomes land in the message log.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { smsMessages } from '../../src/db/schema.ts';
+import { startWorker } from '../../src/jobs/worker.ts';
+import { deliverSms, retryDelayMs } from '../../src/sms/delivery.ts';
+import { queueSms } from '../../src/sms/outbox.ts';
+import { createTestContext, eventually, type TestContext } from '../helpers/context.ts';
+
+const CUSTOMER = '+14155552671';
+
+async function messageRow(t: TestContext, id: string) {
+  const [row] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, id));
+  assert.ok(row, 'message row exists');
+  return row;
+}
+
+describe('SMS delivery through the worker', () => {
+  let t: TestContext;
+  before(async () => {
+    t = await createTestContext({ simulator: { failedNumbers: ['+14155550199'] } });
+    await startWorker(t.ctx);
+  });
+  after(() => t.close());
+
+  it('sends a queued message once, records SID, segments and price, and follows it to delivered', async () => {
+    const queued = await t.ctx.db.transaction((tx) =>
+      queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.standard', to: CUSTOMER, country: 'US', body: 'DominionTrust: hello' }));
+    assert.equal(queued.segments, 1);
+    assert.equal(queued.estimatedPrice, 0.0075);
+    const row = await eventually(async () => {
+      const r = await messageRow(t, queued.id);
+      return r.status === 'delivered' ? r : undefined;
+    }, 20_000, 'delivered status');
+    assert.match(row.twilioSid ?? '', /^SM[0-9a-f]{32}$/);
+    assert.equal(row.fromNumber, '+15005550006');
+    assert.equal(row.price, '0.00750');
+    const atSimulator = t.sim.messages().filter((m) => m.sid === row.twilioSid);
+    assert.equal(atSimulator.length, 1);
+    assert.equal(atSimulator[0]?.body, 'DominionTrust: hello');
+    const metrics = await t.ctx.metrics.registry.metrics();
+    assert.match(metrics, /dominion_sms_sent_total\{type="test_message",status="queued"\} 1/);
+    assert.match(metrics, /dominion_sms_estimated_cost_usd_total\{type="test_message"\} 0.0075/);
+    assert.match(metrics, /dominion_sms_send_duration_seconds_count\{outcome="accepted"\} 1/);
+  });
+
+  it('a replayed send job does not send twice', async () => {
+    const queued = await t.ctx.db.transaction((tx) =>
+      queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.critical', to: CUSTOMER, body: 'DominionTrust: replay' }));
+    await eventually(async () => ((await messageRow(t, queued.id)).twilioSid ? true : undefined));
+    await deliverSms(t.ctx, 'sms.critical', queued.id);
+    await deliverSms(t.ctx, 'sms.critical', queued.id);
+    assert.equal(t.sim.messages().filter((m) => m.body === 'DominionTrust: replay').length, 1);
+    assert.equal((await messageRow(t, queued.id)).attempts, 1);
+  });
+
+  it('a permanent failure (opted-out recipient, 21610) is recorded and not retried', async () => {
+    const queued = await t.ctx.db.transaction((tx) =>
+      queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.standard', to: '+15005550004', body: 'DominionTrust: opted out' }));
+    const row = await eventually(async () => {
+      const r = await messageRow(t, queued.id);
+      return r.status === 'failed' ? r : undefined;
+    });
+    assert.equal(row.errorCode, 21610);
+    assert.equal(row.attempts, 1);
+    assert.match(row.errorMessage ?? '', /opt|STOP/i);
+  });
+
+  it('a message the carrier fails ends failed with the carrier code', async () => {
+    const queued = await t.ctx.db.transaction((tx) =>
+      queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.standard', to: '+14155550199', body: 'DominionTrust: will fail' }));
+    const row = await eventually(async () => {
+      const r = await messageRow(t, queued.id);
+      return r.status === 'failed' ? r : undefined;
+    }, 20_000);
+    assert.equal(row.errorCode, 30008);
+  });
+
+  it('a code message that can no longer arrive in time is not sent late', async () => {
+    const past = new Date(Date.now() - 1000);
+    const queued = await t.ctx.db.transaction(async (tx) => {
+      const q = await queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.critical', to: CUSTOMER, body: 'DominionTrust: too late', sendBefore: past });
+      return q;
+    });
+    const row = await eventually(async () => {
+      const r = await messageRow(t, queued.id);
+      return r.status === 'expired' ? r : undefined;
+    });
+    assert.equal(row.twilioSid, null);
+    assert.equal(t.sim.messages().filter((m) => m.body === 'DominionTrust: too late').length, 0);
+  });
+
+  it('insufficient funds is retryable: the message waits for a retry and is sent after a top-up', async () => {
+    t.sim.setBalance(0);
+    const queued = await t.ctx.db.transaction((tx) =>
+      queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.critical', to: CUSTOMER, body: 'DominionTrust: after top-up' }));
+    const waiting = await eventually(async () => {
+      const r = await messageRow(t, queued.id);
+      return r.status === 'retrying' ? r : undefined;
+    });
+    assert.equal(waiting.errorCode, 20005);
+    t.sim.setBalance(15);
+    const sent = await eventually(async () => {
+      const r = await messageRow(t, queued.id);
+      return r.twilioSid ? r : undefined;
+    }, 20_000, 'retry after top-up');
+    assert.equal(sent.attempts, 2);
+  });
+});
+
+describe('retry delay', () => {
+  it('grows exponentially with jitter and honours Retry-After', () => {
+    assert.equal(retryDelayMs(1, null, () => 0), 1000);
+    assert.equal(retryDelayMs(1, null, () => 1), 2000);
+    assert.equal(retryDelayMs(3, null, () => 0), 4000);
+    assert.equal(retryDelayMs(20, null, () => 1), 60_000);
+    assert.equal(retryDelayMs(1, 7000, () => 0), 7000);
+  });
+});
