@@ -1,5 +1,7 @@
 // Configuration: validated once, every problem reported at once, secrets never echoed.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SIMULATOR_DEFAULTS, loadConfig } from '../src/config.ts';
 import { AppError } from '../src/errors.ts';
@@ -70,9 +72,7 @@ describe('configuration', () => {
     assert.doesNotMatch(error.userMessage, /short-secret|pa55word/);
   });
 
-  it('reads an untracked .env file, with the environment taking precedence', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
+  it('reads an untracked .env file, with the environment taking precedence', () => {
     const dir = mkdtempSync('/tmp/dominion-env-');
     writeFileSync(join(dir, '.env'), 'PORT=9100\nDEFAULT_REGION=CA\n');
     const config = loadConfig({ DEFAULT_REGION: 'US' }, join(dir, '.env'));

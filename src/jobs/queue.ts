@@ -2,7 +2,7 @@
 // `send` takes the transaction that caused the job, so the change and its job commit or
 // roll back together (the transactional outbox).
 import { sql } from 'drizzle-orm';
-import { PgBoss, fromDrizzle, type DrizzleTransactionLike, type Job, type SendOptions, type WorkOptions } from 'pg-boss';
+import { PgBoss, fromDrizzle, type DrizzleTransactionLike, type Job, type JobResult, type SendOptions, type WorkOptions } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/connection.ts';
 import { QUEUES, QUEUE_NAMES, type JobPayloads, type QueueName } from './registry.ts';
@@ -15,7 +15,12 @@ export interface JobQueue {
   start(): Promise<void>;
   /** Enqueues a job; inside `tx` when given, so it exists only if that transaction commits. */
   send<Q extends QueueName>(tx: Queryable | undefined, queue: Q, data: JobPayloads[Q], options?: SendOptions): Promise<string | null>;
-  work<Q extends QueueName>(queue: Q, options: WorkOptions, handler: JobHandler<Q>): Promise<string>;
+  /**
+   * Runs `handler` for jobs of `queue`, up to `concurrency` at once in this process. Jobs are
+   * fetched in batches and a full batch is followed at once by the next (no polling pause), so a
+   * backlog drains at the speed of the handler, not of the polling interval.
+   */
+  work<Q extends QueueName>(queue: Q, options: { concurrency: number; pollSeconds: number }, handler: JobHandler<Q>): Promise<string>;
   /** Stops taking jobs and waits (up to timeoutMs) for those in flight to finish. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -43,10 +48,26 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
     send(tx, queue, data, options = {}) {
       return boss.send(queue, data, tx ? { ...options, db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : options);
     },
-    work(queue, options, handler) {
-      return boss.work<JobPayloads[typeof queue]>(queue, { ...options, batchSize: 1 }, async ([job]) => {
-        if (job) await handler(job);
-      });
+    work(queue, { concurrency, pollSeconds }, handler) {
+      const options = {
+        // Two fetch loops, so one slow message does not hold back a whole batch's successors.
+        localConcurrency: concurrency > 2 ? 2 : 1,
+        batchSize: Math.max(2, Math.ceil(concurrency / 2)),
+        burstWhenBatchFull: true,
+        perJobResults: true,
+        pollingIntervalSeconds: pollSeconds,
+        notifyPollingIntervalSeconds: pollSeconds,
+      } as const satisfies WorkOptions;
+      return boss.work<JobPayloads[typeof queue]>(queue, options, (jobs) =>
+        Promise.all(jobs.map(async (job): Promise<JobResult> => {
+          try {
+            await handler(job);
+            return { id: job.id, status: 'completed' };
+          } catch (error) {
+            logger.error({ err: error, queue, jobId: job.id }, 'job failed; the queue will retry it');
+            return { id: job.id, status: 'failed', output: { message: (error as Error).message } };
+          }
+        })));
     },
     async stop(timeoutMs) {
       await boss.stop({ graceful: true, timeout: timeoutMs, close: true });

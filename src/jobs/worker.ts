@@ -11,16 +11,29 @@ const LANES: { lane: SmsLane; share: number; pollSeconds: number }[] = [
   { lane: 'sms.bulk', share: 0.15, pollSeconds: 2 },
 ];
 
-export async function startWorker(ctx: AppContext): Promise<void> {
-  const total = ctx.config.workerConcurrency;
-  for (const { lane, share, pollSeconds } of LANES) {
+export interface WorkerOptions {
+  /** Lanes to take send jobs from; default all. A CLI command sending one message takes only its lane. */
+  lanes?: readonly SmsLane[];
+  /** Also run status checks of sent messages; default true. */
+  statusChecks?: boolean;
+  /** Overrides WORKER_CONCURRENCY. */
+  concurrency?: number;
+}
+
+export async function startWorker(ctx: AppContext, options: WorkerOptions = {}): Promise<void> {
+  const total = options.concurrency ?? ctx.config.workerConcurrency;
+  for (const { lane, share, pollSeconds } of LANES.filter((l) => !options.lanes || options.lanes.includes(l.lane))) {
     await ctx.jobs.work(
       lane,
-      { localConcurrency: Math.max(1, Math.round(total * share)), pollingIntervalSeconds: pollSeconds, notifyPollingIntervalSeconds: pollSeconds },
+      { concurrency: Math.max(2, Math.round(total * share)), pollSeconds },
       (job) => deliverSms(ctx, lane, job.data.messageId),
     );
   }
-  await ctx.jobs.work('sms.status', { localConcurrency: 2, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 2 }, async (job) => {
+  if (options.statusChecks === false) {
+    ctx.logger.info({ concurrency: total, lanes: options.lanes }, 'worker started');
+    return;
+  }
+  await ctx.jobs.work('sms.status', { concurrency: 4, pollSeconds: 2 }, async (job) => {
     await refreshSmsStatus(ctx, job.data.messageId, job.data.attempt);
   });
   ctx.logger.info({ concurrency: total }, 'worker started');
