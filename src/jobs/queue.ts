@@ -20,6 +20,8 @@ export interface JobQueue {
    * fetched in batches and a full batch is followed at once by the next (no polling pause), so a
    * backlog drains at the speed of the handler, not of the polling interval.
    */
+  /** Enqueues many jobs in one statement (bulk traffic), inside `tx` when given. */
+  sendMany<Q extends QueueName>(tx: Queryable | undefined, queue: Q, data: JobPayloads[Q][]): Promise<void>;
   work<Q extends QueueName>(queue: Q, options: { concurrency: number; pollSeconds: number }, handler: JobHandler<Q>): Promise<string>;
   /** Stops taking jobs and waits (up to timeoutMs) for those in flight to finish. */
   stop(timeoutMs: number): Promise<void>;
@@ -47,6 +49,10 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
     },
     send(tx, queue, data, options = {}) {
       return boss.send(queue, data, tx ? { ...options, db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : options);
+    },
+    async sendMany(tx, queue, data) {
+      if (!data.length) return;
+      await boss.insert(queue, data.map((d) => ({ data: d })), tx ? { db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : {});
     },
     work(queue, { concurrency, pollSeconds }, handler) {
       const options = {

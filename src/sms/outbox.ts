@@ -34,31 +34,47 @@ export interface QueuedSms {
   estimatedPrice: number;
 }
 
-export async function queueSms(ctx: Pick<AppContext, 'jobs' | 'config' | 'clock'>, tx: Queryable, request: SmsRequest): Promise<QueuedSms> {
+type OutboxContext = Pick<AppContext, 'jobs' | 'config' | 'clock'>;
+
+function messageRow(ctx: OutboxContext, request: SmsRequest, now: Date) {
   if (request.otpChallengeId && !request.body.includes(CODE_PLACEHOLDER)) {
     throw new Error(`a code message body must contain ${CODE_PLACEHOLDER}`);
   }
   const bodyRedacted = request.body.replace(CODE_PLACEHOLDER, CODE_MASK);
   // A code is as long as its mask, so the mask gives the true segment count.
   const analysis = analyseSmsBody(bodyRedacted.replace(CODE_MASK, '000000'), ctx.config.pricing, request.country);
-  const now = ctx.clock.now();
-  const [row] = await tx
-    .insert(smsMessages)
-    .values({
-      type: request.type,
-      userId: request.userId ?? null,
-      toNumber: request.to,
-      bodyRedacted,
-      encoding: analysis.encoding,
-      segments: analysis.segments,
-      priceEstimate: analysis.estimatedPrice.toFixed(5),
-      otpChallengeId: request.otpChallengeId ?? null,
-      sendBefore: request.sendBefore ?? null,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning({ id: smsMessages.id });
+  const row = {
+    type: request.type,
+    userId: request.userId ?? null,
+    toNumber: request.to,
+    bodyRedacted,
+    encoding: analysis.encoding,
+    segments: analysis.segments,
+    priceEstimate: analysis.estimatedPrice.toFixed(5),
+    otpChallengeId: request.otpChallengeId ?? null,
+    sendBefore: request.sendBefore ?? null,
+    createdAt: now,
+    updatedAt: now,
+  } satisfies typeof smsMessages.$inferInsert;
+  return { row, analysis };
+}
+
+export async function queueSms(ctx: OutboxContext, tx: Queryable, request: SmsRequest): Promise<QueuedSms> {
+  const { row: values, analysis } = messageRow(ctx, request, ctx.clock.now());
+  const [row] = await tx.insert(smsMessages).values(values).returning({ id: smsMessages.id });
   if (!row) throw new Error('insert returned no row');
   await ctx.jobs.send(tx, request.lane, { messageId: row.id });
   return { id: row.id, segments: analysis.segments, encoding: analysis.encoding, estimatedPrice: analysis.estimatedPrice };
+}
+
+/** Queues many messages of one lane with one insert and one job insert (digests, bulk alerts). */
+export async function queueSmsMany(ctx: OutboxContext, tx: Queryable, lane: SmsLane, requests: Omit<SmsRequest, 'lane'>[]): Promise<string[]> {
+  if (!requests.length) return [];
+  const now = ctx.clock.now();
+  const rows = await tx
+    .insert(smsMessages)
+    .values(requests.map((r) => messageRow(ctx, { ...r, lane }, now).row))
+    .returning({ id: smsMessages.id });
+  await ctx.jobs.sendMany(tx, lane, rows.map((r) => ({ messageId: r.id })));
+  return rows.map((r) => r.id);
 }
