@@ -56,7 +56,7 @@ async function ceiling(simUrl: string): Promise<number> {
   return rate(n, performance.now() - started);
 }
 
-async function openBenchDatabase(engine: string): Promise<{ database: Database; drop(): Promise<void> }> {
+async function openBenchDatabase(engine: string): Promise<{ database: Database; drop: () => Promise<void> }> {
   if (engine === 'pglite') {
     const database = await openDatabase({ engine: 'pglite' });
     return { database, drop: () => database.close() };
