@@ -1,12 +1,12 @@
 // `dominion twilio-sim`: the Twilio-compatible simulator as a standalone process.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { SIMULATOR_DEFAULTS } from '../config.ts';
 import { startSimulator } from '../simulator/index.ts';
 
 function num(name: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max} (got "${value}")`);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max} (got "${value}")`);
     return n;
   };
 }
