@@ -77,5 +77,14 @@ export const smsMessages = pgTable('sms_messages', {
   index('sms_messages_created_idx').on(t.createdAt),
 ]);
 
-export const schema = { users, userProfiles, otpChallenges, smsMessages };
+/**
+ * Per-sender send slots, shared by every worker: the next instant a message may leave through this
+ * sender number without exceeding its throughput (TWILIO_SENDER_MPS).
+ */
+export const senderThrottle = pgTable('sender_throttle', {
+  sender: text('sender').primaryKey(),
+  nextSlotAt: timestamp('next_slot_at', { withTimezone: true, precision: 6 }).notNull(),
+});
+
+export const schema = { users, userProfiles, otpChallenges, smsMessages, senderThrottle };
 export type Schema = typeof schema;
