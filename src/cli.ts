@@ -4,8 +4,9 @@ import { loadConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { EXIT, exitCodeOf } from './cli/exit-codes.ts';
 import { migrateCommand } from './cli/migrate.ts';
-import { serve } from './cli/serve.ts';
+import { testTwilioSmsCommand } from './cli/test-twilio-sms.ts';
 import { twilioSimCommand } from './cli/twilio-sim.ts';
+import { usersCommands } from './cli/users.ts';
 
 const program = new Command('dominion')
   .description('DominionTrust Bank backend: SMS two-factor login and notifications through Twilio')
@@ -13,14 +14,19 @@ const program = new Command('dominion')
   .showHelpAfterError()
   .exitOverride();
 
+// Commands import their heavy modules (database drivers, SDK) when they run, so `--help` is quick.
+const serve = async (options: { server: boolean; worker: boolean }) => (await import('./cli/serve.ts')).serve(loadConfig(), options);
+
 program.command('start').description('run server and worker in one process (simulator too in simulator mode); the default of npm start')
-  .action(() => serve(loadConfig(), { server: true, worker: true }));
+  .action(() => serve({ server: true, worker: true }));
 program.command('serve').description('run the HTTP server only')
-  .action(() => serve(loadConfig(), { server: true, worker: false }));
+  .action(() => serve({ server: true, worker: false }));
 program.command('worker').description('run a background worker only (run many against one PostgreSQL)')
-  .action(() => serve(loadConfig(), { server: false, worker: true }));
+  .action(() => serve({ server: false, worker: true }));
 migrateCommand(program);
 twilioSimCommand(program);
+testTwilioSmsCommand(program);
+usersCommands(program);
 
 try {
   await program.parseAsync(process.argv);

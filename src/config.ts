@@ -129,6 +129,24 @@ export interface Config {
   shutdownTimeoutMs: number;
 }
 
+/** One bad setting: the variable and what is wrong with it (never its secret value). */
+export interface ConfigIssue {
+  variable: string;
+  /** What is wrong, with the value seen (unless secret) and an example of a right one. */
+  problem: string;
+}
+
+/** AppError('config_invalid') that also lists each bad variable, so a command can show them one by one. */
+export class ConfigError extends AppError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(message: string, issues: readonly ConfigIssue[]) {
+    super('config_invalid', message);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
 /** Reads KEY=value lines from a .env file; missing file means no values. */
 export function readDotEnv(path: string): Record<string, string> {
   let text: string;
@@ -142,20 +160,21 @@ export function readDotEnv(path: string): Record<string, string> {
 
 /**
  * Builds the configuration from environment variables, over values from `.env` in cwd.
- * Throws AppError('config_invalid') listing every bad variable.
+ * Throws ConfigError (AppError 'config_invalid') listing every bad variable.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotEnvPath = resolve('.env')): Config {
   const merged = { ...readDotEnv(dotEnvPath), ...env };
   const parsed = envSchema.safeParse(merged);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? '(environment)');
-      const raw = merged[name];
-      const got = raw === undefined || SECRET_VARS.has(name) ? '' : ` (got "${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}")`;
-      const example = EXAMPLES[name] ? `; example: ${name}=${EXAMPLES[name]}` : '';
-      return `  - ${name}: ${issue.message}${got}${example}`;
+    const issues: ConfigIssue[] = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? '(environment)');
+      const raw = merged[variable];
+      const got = raw === undefined || SECRET_VARS.has(variable) ? '' : ` (got "${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}")`;
+      const example = EXAMPLES[variable] ? `; example: ${variable}=${EXAMPLES[variable]}` : '';
+      return { variable, problem: `${issue.message}${got}${example}` };
     });
-    throw new AppError('config_invalid', `Configuration is invalid:\n${lines.join('\n')}\nSet these in the environment or in .env (see .env.example).`);
+    const lines = issues.map((i) => `  - ${i.variable}: ${i.problem}`);
+    throw new ConfigError(`Configuration is invalid:\n${lines.join('\n')}\nSet these in the environment or in .env (see .env.example).`, issues);
   }
   return toConfig(parsed.data);
 }
@@ -165,7 +184,9 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   const smsProvider = e.SMS_PROVIDER ?? (hasTwilio ? 'twilio' : 'simulator');
   const problems: string[] = [];
   if (e.TWILIO_API_KEY_SID && !e.TWILIO_API_KEY_SECRET) problems.push('  - TWILIO_API_KEY_SECRET: required when TWILIO_API_KEY_SID is set');
-  if (problems.length) throw new AppError('config_invalid', `Configuration is invalid:\n${problems.join('\n')}`);
+  if (problems.length) {
+    throw new ConfigError(`Configuration is invalid:\n${problems.join('\n')}`, [{ variable: 'TWILIO_API_KEY_SECRET', problem: 'required when TWILIO_API_KEY_SID is set' }]);
+  }
 
   const simulator = smsProvider === 'simulator';
   const accountSid = simulator ? (e.TWILIO_ACCOUNT_SID ?? SIMULATOR_DEFAULTS.accountSid) : (e.TWILIO_ACCOUNT_SID ?? '');

@@ -6,6 +6,8 @@ export type AppErrorCode =
   | 'invalid_phone_number'
   | 'country_not_allowed'
   | 'not_found'
+  | 'no_phone_number'
+  | 'weak_password'
   | 'conflict'
   | 'database_locked'
   | 'validation_failed'

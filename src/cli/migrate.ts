@@ -1,7 +1,6 @@
 // `dominion migrate`: applies pending database migrations (idempotent; safe from many processes).
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
-import { openDatabaseFor } from '../runtime.ts';
 
 export function migrateCommand(program: Command): void {
   program
@@ -9,6 +8,7 @@ export function migrateCommand(program: Command): void {
     .description('apply pending database migrations (embedded database or DATABASE_URL)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: { json?: boolean }) => {
+      const { openDatabaseFor } = await import('../runtime.ts');
       const config = loadConfig();
       const database = await openDatabaseFor(config);
       try {

@@ -1,21 +1,21 @@
 // `dominion start | serve | worker`: runs the HTTP server, the worker, or both in one process;
 // in simulator mode also the in-process Twilio simulator. Shuts down gracefully on SIGTERM/SIGINT,
-// letting in-flight requests and sends finish.
+// letting in-flight requests and sends finish. On the embedded database it also serves the CLI
+// (admin routes with a token in DATA_DIR) and, on first start, creates the demo users.
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { SIMULATOR_DEFAULTS, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import { buildApp } from '../http/app.ts';
 import { startWorker } from '../jobs/worker.ts';
 import { loggerFor, openRuntime, type Runtime } from '../runtime.ts';
-import { startSimulator, type Simulator } from '../simulator/index.ts';
+import type { Simulator } from '../simulator/index.ts';
+import { createDemoUsers, type DemoCredential } from '../users/demo.ts';
+import { removeAdminToken, writeAdminToken } from './admin-token.ts';
+import { startInProcessSimulator, wantsInProcessSimulator } from './in-process-simulator.ts';
 
 export interface ServeOptions {
   server: boolean;
   worker: boolean;
-}
-
-/** The simulator runs in-process only in simulator mode and when no other simulator URL was set. */
-function wantsInProcessSimulator(config: Config): boolean {
-  return config.smsProvider === 'simulator' && config.twilio.apiBaseUrl === `http://127.0.0.1:${config.simulatorPort}`;
 }
 
 export async function serve(config: Config, options: ServeOptions): Promise<void> {
@@ -27,6 +27,7 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
   const shutdown = (signal: string) => (stopping ??= (async () => {
     logger.info({ signal }, 'shutting down: finishing in-flight requests and sends');
     await running.app?.close();
+    if (running.runtime?.database.lock) removeAdminToken(config.dataDir);
     await running.runtime?.close();
     await running.simulator?.close();
   })());
@@ -42,25 +43,40 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
 
   if (config.smsProvider === 'simulator') {
     if (wantsInProcessSimulator(config)) {
-      running.simulator = await startSimulator({
-        port: config.simulatorPort,
-        accountSid: config.twilio.accountSid,
-        authToken: config.twilio.authToken,
-        phoneNumbers: [config.twilio.phoneNumber ?? SIMULATOR_DEFAULTS.phoneNumber],
-        pricePerSegment: config.pricing.pricePerSegment,
-      });
+      running.simulator = await startInProcessSimulator(config);
     }
     logger.warn(`SMS_PROVIDER=simulator: no real SMS will be sent; messages go to the Twilio simulator at ${config.twilio.apiBaseUrl}`);
   }
 
   const runtime = (running.runtime = await openRuntime(config, { logger, migrate: true }));
+  const embedded = runtime.database.lock !== undefined;
+  // Demo users only ever on the embedded (development) database, never on PostgreSQL.
+  const demoUsers = embedded ? await createDemoUsers(runtime) : [];
   const simulator = running.simulator;
   if (options.server) {
-    const app = (running.app = buildApp(runtime, { simulatorUrl: simulator?.url }));
+    const adminToken = embedded ? writeAdminToken(config.dataDir) : undefined;
+    const app = (running.app = buildApp(runtime, { simulatorUrl: simulator?.url, adminToken }));
     await app.listen({ port: config.port, host: config.host });
-    const serverUrl = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+    const { port } = app.server.address() as AddressInfo;
+    const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host;
+    const serverUrl = `http://${host}:${port}`;
     runtime.database.lock?.update({ serverUrl });
+    logger.info({ serverUrl }, 'server listening');
     if (simulator) logger.info(`developer inbox: ${serverUrl}/dev/inbox`);
   }
   if (options.worker) await startWorker(runtime);
+  if (demoUsers.length) printDemoUsers(demoUsers);
+}
+
+/** Shown once on stdout, never logged: only the password hashes are kept. */
+function printDemoUsers(users: readonly DemoCredential[]): void {
+  const rule = '─'.repeat(72);
+  const lines = users.map((u) => `  ${u.username.padEnd(10)} password ${u.password}   ${u.isStaff ? 'staff' : `phone ${u.phoneNumber ?? '(none)'}`}`);
+  console.log([
+    rule,
+    'Demo users created on this new embedded database. Passwords are shown this once only:',
+    ...lines,
+    'Try it: npx dominion test_twilio_sms --test-2fa testuser   (in another terminal)',
+    rule,
+  ].join('\n'));
 }

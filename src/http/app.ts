@@ -3,12 +3,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { adminCliRoutes } from './admin-cli.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 
 export interface AppOptions {
   /** Where the developer inbox lives, in simulator mode. */
   simulatorUrl?: string;
+  /** Serve the CLI's admin routes with this bearer token (embedded mode: the server owns the database). */
+  adminToken?: string;
 }
 
 export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInstance {
@@ -21,6 +24,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
   });
   app.setErrorHandler(handleError);
   healthRoutes(app, ctx);
+  if (options.adminToken) adminCliRoutes(app, ctx, options.adminToken);
   if (options.simulatorUrl) {
     const inbox = `${options.simulatorUrl}/inbox`;
     app.get('/dev/inbox', async (_request, reply) => reply.redirect(inbox));

@@ -8,6 +8,8 @@ const STATUS: Partial<Record<AppErrorCode, number>> = {
   country_not_allowed: 400,
   validation_failed: 400,
   not_found: 404,
+  no_phone_number: 409,
+  weak_password: 400,
   conflict: 409,
   sms_rate_limited: 429,
   database_locked: 503,

@@ -34,7 +34,7 @@ export interface NormalisePhoneOptions {
   allowTwilioTestNumbers?: boolean;
 }
 
-const E164_HINT = 'Use E.164 format: +14155552671 (plus sign, country code, number; no spaces).';
+export const E164_HINT = 'Use E.164 format: +14155552671 (plus sign, country code, number; no spaces).';
 
 // What people type around the digits. Anything else (letters, "ext", "#") is refused rather than
 // guessed at: a vanity number like 1-800-FLOWERS or an extension cannot receive an SMS code.

@@ -26,6 +26,7 @@ export const TWILIO_ERRORS: readonly TwilioErrorExplanation[] = [
   // There is no separate "low balance" code: an empty balance suspends the account.
   { code: 20005, kind: 'insufficient_funds', title: 'Insufficient Funds', fix: 'the Twilio account is not active, usually because its balance ran out. Add credit in the Twilio console (Billing) and consider auto-recharge; sends resume a few minutes after the top-up.' },
   { code: 10001, kind: 'insufficient_funds', title: 'Insufficient Funds', fix: 'the Twilio account is not active (balance at $0 or suspended). Add credit in the Twilio console (Billing); if it stays suspended after paying, contact Twilio Support.' },
+  { code: 20008, kind: 'permanent', title: 'Not Available With Test Credentials', fix: "Twilio's test credentials cannot read this resource (account balance, phone numbers, message history). Use the live Account SID and Auth Token to check it." },
   { code: 20404, kind: 'permanent', title: 'Not Found', fix: 'the resource does not exist on this account: a wrong message SID, or TWILIO_ACCOUNT_SID points at another account than the one that sent it.' },
   { code: 20429, kind: 'rate_limited', title: 'Too Many Requests', fix: 'more than about 100 API requests were in flight for this account. Lower the worker concurrency and retry later.' },
   { code: 21211, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: "the 'To' number is not a valid phone number. Ask the customer to correct their phone number (E.164, e.g. +14155552671)." },
@@ -48,6 +49,15 @@ export const TWILIO_ERRORS: readonly TwilioErrorExplanation[] = [
   { code: 21617, kind: 'permanent', title: 'Body Too Long', fix: 'the body exceeds 1,600 characters. Shorten the template.' },
   { code: 21608, kind: 'permanent', title: 'Trial Account Restriction', fix: 'trial accounts can only send to verified numbers. Verify the number under Phone Numbers → Verified Caller IDs, or upgrade the account.' },
   { code: 21609, kind: 'permanent', title: 'Invalid Status Callback', fix: 'the StatusCallback URL is not a valid http(s) URL. Check the public base URL setting the webhook URL is built from.' },
+  // Delivery failures: these arrive on the message (status undelivered / failed), never as a
+  // refused request, so their kind only matters for how the message log explains them.
+  { code: 30003, kind: 'permanent', title: 'Unreachable Handset', fix: 'the phone was switched off or out of coverage when the carrier tried. Ask the customer to check their phone and try again later; repeated 30003 may mean the number is no longer in use.' },
+  { code: 30004, kind: 'opted_out', title: 'Message Blocked', fix: 'the recipient or their carrier blocked the message (a block on the handset, a do-not-disturb list, or the carrier). Ask the customer to allow messages from the bank.' },
+  { code: 30005, kind: 'invalid_recipient', title: 'Unknown Handset', fix: 'the carrier does not know this number (it may not exist or no longer be in service). Ask the customer to confirm their phone number.' },
+  { code: 30006, kind: 'invalid_recipient', title: 'Landline or Unreachable Carrier', fix: 'the number is a landline or its carrier cannot receive SMS. Ask the customer for a mobile number.' },
+  { code: 30007, kind: 'permanent', title: 'Carrier Filtering', fix: "the carrier filtered the message as spam. Review the message content, and register the sender (A2P 10DLC or toll-free verification) in the Twilio console." },
+  { code: 30008, kind: 'permanent', title: 'Unknown Delivery Error', fix: 'the carrier reported no reason. Try again; if it persists for this number, open a ticket with Twilio Support quoting the message SID.' },
+  { code: 30036, kind: 'permanent', title: 'Validity Period Expired', fix: "the message waited in Twilio's queue longer than its validity period (codes use a short one) and was dropped. Usually a sender throughput backlog: slow down or add senders." },
   { code: 90007, kind: 'permanent', title: 'Invalid Validity Period', fix: 'ValidityPeriod must be whole seconds between 1 and 36,000. Check the expiry configured for this message type.' },
 ];
 
