@@ -97,7 +97,7 @@ async function benchEngine(engine: string, simUrl: string, ceilingRate: number):
   const { database, drop } = await openBenchDatabase(engine);
   const config = loadConfig({
     SMS_PROVIDER: 'simulator', TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: TOKEN, TWILIO_PHONE_NUMBER: SENDER,
-    TWILIO_API_BASE_URL: simUrl, DATA_DIR: join(dir, 'data'), LOG_DIR: join(dir, 'logs'), WORKER_CONCURRENCY: '64',
+    TWILIO_API_BASE_URL: simUrl, TWILIO_SENDER_MPS: '0', DATA_DIR: join(dir, 'data'), LOG_DIR: join(dir, 'logs'), WORKER_CONCURRENCY: '64',
   }, join(dir, 'none.env'));
   const ctx = await openRuntime(config, { database, migrate: true, logger: createLogger({ level: 'warn', logDir: undefined, stdout: false, secrets: [] }) });
   try {

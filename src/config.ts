@@ -60,6 +60,7 @@ const envSchema = z.object({
   TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(z.string().regex(/^MG[0-9a-fA-F]{32}$/, "must be 'MG' followed by 32 hex characters").optional()),
   TWILIO_API_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
   TWILIO_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  TWILIO_SENDER_MPS: z.coerce.number().min(0).max(10_000).default(1),
   SMS_PROVIDER: optionalText.pipe(z.enum(['twilio', 'simulator']).optional()),
   SIMULATOR_PORT: z.coerce.number().int().min(0).max(65_535).default(8001),
   DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection URL').optional()),
@@ -84,6 +85,7 @@ const EXAMPLES: Record<string, string> = {
   TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef',
   TWILIO_API_BASE_URL: 'http://127.0.0.1:8001',
   TWILIO_TIMEOUT_MS: '10000',
+  TWILIO_SENDER_MPS: '1',
   SMS_PROVIDER: 'simulator',
   SIMULATOR_PORT: '8001',
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/dominion',
@@ -112,6 +114,11 @@ export interface Config {
     messagingServiceSid: string | undefined;
     apiBaseUrl: string;
     timeoutMs: number;
+    /**
+     * Messages per second each sender (number or Messaging Service) may send, across all workers:
+     * about 1 for a US long code, 3 for toll-free, 100+ for a short code. 0 = no limit.
+     */
+    senderMps: number;
   };
   /** Port of the in-process simulator started in simulator mode (0 = any free port). */
   simulatorPort: number;
@@ -204,6 +211,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
       apiBaseUrl: (e.TWILIO_API_BASE_URL ?? (simulator ? `http://127.0.0.1:${e.SIMULATOR_PORT}` : 'https://api.twilio.com')).replace(/\/+$/, ''),
       timeoutMs: e.TWILIO_TIMEOUT_MS,
+      senderMps: e.TWILIO_SENDER_MPS,
     },
     simulatorPort: e.SIMULATOR_PORT,
     databaseUrl: e.DATABASE_URL,

@@ -6,6 +6,7 @@ import type { JobQueue } from './jobs/queue.ts';
 import type { Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import type { SmsProvider } from './sms/provider.ts';
+import type { SenderThrottle } from './sms/sender-throttle.ts';
 
 export interface Clock {
   now(): Date;
@@ -19,6 +20,8 @@ export interface AppContext {
   readonly db: Db;
   readonly jobs: JobQueue;
   readonly provider: SmsProvider;
+  /** Keeps each sender number within its throughput, across all workers. */
+  readonly senderThrottle: SenderThrottle;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly clock: Clock;

@@ -6,6 +6,7 @@ import { openDatabase, type Database } from './db/connection.ts';
 import { createJobQueue } from './jobs/queue.ts';
 import { createLogger, flushLogger, type Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { createSenderThrottle } from './sms/sender-throttle.ts';
 import { createTwilioProvider } from './sms/twilio-provider.ts';
 
 export interface Runtime extends AppContext {
@@ -54,6 +55,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       db: database.db,
       jobs,
       provider,
+      senderThrottle: createSenderThrottle(database.db, { messagesPerSecond: config.twilio.senderMps }),
       logger,
       metrics: options.metrics ?? createMetrics({ defaultMetrics: true }),
       clock: options.clock ?? systemClock,

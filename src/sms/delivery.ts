@@ -9,6 +9,7 @@ import { smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
+import { SenderBusyError } from './sender-throttle.ts';
 
 /** Sends tried per message before it is marked failed. */
 export const MAX_SEND_ATTEMPTS = 5;
@@ -53,6 +54,16 @@ async function claim(db: Queryable, messageId: string, now: Date): Promise<SmsRo
 
 /** Runs the send job of one message. */
 export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: string): Promise<void> {
+  // Wait for a send slot of the sender first, holding no claim while waiting: a worker that dies
+  // here leaves the message untouched for the next one.
+  const sender = ctx.config.twilio.messagingServiceSid ?? ctx.config.twilio.phoneNumber ?? 'default';
+  try {
+    await ctx.senderThrottle.acquire(sender, lane === 'sms.critical');
+  } catch (error) {
+    if (!(error instanceof SenderBusyError)) throw error;
+    await ctx.jobs.send(undefined, lane, { messageId }, { startAfter: 1 });
+    return;
+  }
   const now = ctx.clock.now();
   const row = await claim(ctx.db, messageId, now);
   if (!row) return; // already sent, settled, or being sent by another worker
