@@ -4,6 +4,7 @@ import { loadConfig } from './config.ts';
 import { AppError } from './errors.ts';
 import { EXIT, exitCodeOf } from './cli/exit-codes.ts';
 import { migrateCommand } from './cli/migrate.ts';
+import { notificationsCommand } from './cli/notifications.ts';
 import { testTwilioSmsCommand } from './cli/test-twilio-sms.ts';
 import { twilioSimCommand } from './cli/twilio-sim.ts';
 import { usersCommands } from './cli/users.ts';
@@ -27,6 +28,15 @@ migrateCommand(program);
 twilioSimCommand(program);
 testTwilioSmsCommand(program);
 usersCommands(program);
+notificationsCommand(program, async (fn) => {
+  const { openLocalRun } = await import('./cli/local-runtime.ts');
+  const run = await openLocalRun(loadConfig(), { worker: false, simulator: false });
+  try {
+    return await fn(run.runtime);
+  } finally {
+    await run.close();
+  }
+});
 
 try {
   await program.parseAsync(process.argv);

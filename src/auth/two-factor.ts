@@ -3,16 +3,11 @@
 // operator's test exercises exactly what a customer's login does.
 import type { AppContext } from '../context.ts';
 import { createOtpChallenge, OTP_POLICY, verifyOtpCode, type OtpCheck } from '../otp/challenges.ts';
-import { CODE_PLACEHOLDER, queueSms } from '../sms/outbox.ts';
-import { maskPhoneNumber, normalisePhoneNumber } from '../sms/phone.ts';
+import { notifyUser } from '../notifications/send.ts';
+import { normalisePhoneNumber } from '../sms/phone.ts';
 import { phonePolicyFor } from '../sms/phone-policy.ts';
 import { findUserById, requirePhoneNumber } from '../users/users.ts';
 import { AppError } from '../errors.ts';
-
-/** The code message: the bank's name first, no link, and the warning banks give. */
-export const LOGIN_CODE_BODY =
-  `DominionTrust Bank: your login code is ${CODE_PLACEHOLDER}. It expires in ${OTP_POLICY.ttlMs / 60_000} minutes. ` +
-  'We will never ask you for this code.';
 
 export interface LoginCodeSent {
   challengeId: string;
@@ -37,20 +32,18 @@ export async function sendLoginCode(ctx: Pick<AppContext, 'db' | 'jobs' | 'confi
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const challenge = await createOtpChallenge(tx, { userId, purpose: 'login', destination: phone.e164, now });
-    const queued = await queueSms(ctx, tx, {
-      type: 'two_factor_code',
-      lane: 'sms.critical',
+    // The text is the two_factor_code template in the customer's language; the worker mints the code.
+    const queued = await notifyUser(ctx, tx, {
       userId,
-      to: phone.e164,
-      country: phone.country,
-      body: LOGIN_CODE_BODY,
+      type: 'two_factor_code',
+      values: { minutes: String(OTP_POLICY.ttlMs / 60_000) },
       otpChallengeId: challenge.id,
       sendBefore: challenge.expiresAt,
     });
     return {
       challengeId: challenge.id,
-      messageId: queued.id,
-      destination: maskPhoneNumber(phone.e164),
+      messageId: queued.messageId,
+      destination: queued.destination,
       expiresAt: challenge.expiresAt,
       maxAttempts: OTP_POLICY.maxAttempts,
     };

@@ -1,7 +1,7 @@
 // The one Drizzle schema, for embedded PGlite and PostgreSQL alike.
 // Migrations in ./drizzle are generated from it (`npm run db:generate`) and only ever added to.
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -44,7 +44,7 @@ export const otpChallenges = pgTable('otp_challenges', {
 /** The message log: one row per SMS the system sends, whatever sent it. */
 export const smsMessages = pgTable('sms_messages', {
   id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
-  /** Notification type, e.g. two_factor_code, security_alert, test_message. */
+  /** Notification type, a catalogue id, e.g. two_factor_code, new_device_login, test_message. */
   type: text('type').notNull(),
   userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
   toNumber: text('to_number').notNull(),
@@ -86,5 +86,72 @@ export const senderThrottle = pgTable('sender_throttle', {
   nextSlotAt: timestamp('next_slot_at', { withTimezone: true, precision: 6 }).notNull(),
 });
 
-export const schema = { users, userProfiles, otpChallenges, smsMessages, senderThrottle };
+/**
+ * Staff edits of notification templates, one row per saved version; the latest version of a
+ * (type, language, channel) is the one sent, and the repository default when there is none.
+ */
+export const notificationTemplates = pgTable('notification_templates', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  /** A type of the catalogue (src/notifications/catalogue.ts), e.g. transaction. */
+  type: text('type').notNull(),
+  /** Primary language subtag, e.g. en, es. */
+  language: text('language').notNull(),
+  channel: text('channel').notNull(),
+  /** 1, 2, ... per (type, language, channel); the repository default counts as version 0. */
+  version: integer('version').notNull(),
+  /** Email only. */
+  subject: text('subject'),
+  body: text('body').notNull(),
+  /** The staff member who saved it. */
+  updatedBy: uuid('updated_by').references(() => users.id, { onDelete: 'set null' }),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex('notification_templates_version_uq').on(t.type, t.language, t.channel, t.version),
+  check('notification_templates_channel_ck', sql`${t.channel} in ('sms', 'email')`),
+  check('notification_templates_version_ck', sql`${t.version} > 0`),
+]);
+
+/** A customer's channels for one notification type; a type without a row uses the catalogue default. */
+export const notificationPreferences = pgTable('notification_preferences', {
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  type: text('type').notNull(),
+  sms: boolean('sms').notNull(),
+  email: boolean('email').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.userId, t.type] })]);
+
+/** A customer's quiet hours, daily digest choice and time zone; no row means the defaults. */
+export const notificationSettings = pgTable('notification_settings', {
+  userId: uuid('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  /** Minutes after local midnight; start == end means no quiet hours. */
+  quietStartMinute: integer('quiet_start_minute').notNull().default(22 * 60),
+  quietEndMinute: integer('quiet_end_minute').notNull().default(7 * 60),
+  /** Transaction alerts as one summary SMS a day instead of one each. */
+  digestTransactions: boolean('digest_transactions').notNull().default(false),
+  /** IANA zone for notifications only; null means the profile's time zone. */
+  timeZone: text('time_zone'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  check('notification_settings_quiet_ck', sql`${t.quietStartMinute} between 0 and 1439 and ${t.quietEndMinute} between 0 and 1439`),
+]);
+
+/** Transaction alerts held for a customer's daily summary SMS. */
+export const notificationDigestItems = pgTable('notification_digest_items', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  type: text('type').notNull(),
+  /** The alert's variables; money as { minorUnits: string, currency }. */
+  payload: jsonb('payload').notNull(),
+  /** The customer's local date the item belongs to. */
+  digestDate: date('digest_date', { mode: 'string' }).notNull(),
+  createdAt: createdAt(),
+  sentAt: timestamp('sent_at', { withTimezone: true }),
+}, (t) => [
+  index('notification_digest_items_pending_idx').on(t.userId, t.digestDate).where(sql`${t.sentAt} is null`),
+]);
+
+export const schema = {
+  users, userProfiles, otpChallenges, smsMessages, senderThrottle,
+  notificationTemplates, notificationPreferences, notificationSettings, notificationDigestItems,
+};
 export type Schema = typeof schema;

@@ -11,7 +11,7 @@ import { analyseSmsBody } from './segments.ts';
 export const CODE_PLACEHOLDER = '{code}';
 
 export interface SmsRequest {
-  /** Notification type, e.g. two_factor_code, security_alert, test_message. */
+  /** Notification type, a catalogue id, e.g. two_factor_code, new_device_login, test_message. */
   type: string;
   lane: SmsLane;
   userId?: string | null;

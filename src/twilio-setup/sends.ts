@@ -11,7 +11,7 @@ import { waitForSms, withdrawUnsentSms, type SmsLogEntry } from '../sms/tracking
 import { findUserByUsername, type UserSummary } from '../users/users.ts';
 import { NETWORK_FIX, checkFromError, failed, passed, twilioCodeCheck, warning, type Check } from './report.ts';
 
-export type TestSendKind = 'test_message' | 'two_factor_code' | 'security_alert';
+export type TestSendKind = 'test_message' | 'two_factor_code' | 'new_device_login';
 
 export interface SentMessageInfo {
   kind: TestSendKind;
@@ -45,8 +45,8 @@ export interface SendResult {
 }
 
 export const TEST_MESSAGE_BODY = 'DominionTrust Bank: test message from test_twilio_sms. If you can read this, SMS works. No action needed.';
-export const SECURITY_ALERT_BODY =
-  'DominionTrust Bank security alert: this is a test of security notifications, sent by the bank\'s operators. No action needed.';
+/** The sample security notification: a new-device alert naming the operator's test as the device. */
+export const SAMPLE_SECURITY_ALERT = { device: 'an operator test (test_twilio_sms)', location: 'DominionTrust operations' } as const;
 
 type SendContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock' | 'provider'>;
 
@@ -162,10 +162,10 @@ export async function sendNotificationTest(ctx: SendContext, username: string, w
   if ('level' in user) return { checks: [user] };
   let queued: NotificationQueued;
   try {
-    queued = await ctx.db.transaction((tx) => notifyUser(ctx, tx, { userId: user.id, type: 'security_alert', body: SECURITY_ALERT_BODY }));
+    queued = await ctx.db.transaction((tx) => notifyUser(ctx, tx, { userId: user.id, type: 'new_device_login', values: { ...SAMPLE_SECURITY_ALERT, time: ctx.clock.now() } }));
   } catch (error) {
     return { checks: [checkFromError(name, error, `${username}'s phone number`)] };
   }
   const followed = await follow(ctx, name, 'Security notification', `to ${username} at ${queued.destination}`, queued.messageId, wait);
-  return { checks: followed.checks, message: info('security_alert', queued.destination, followed.entry) };
+  return { checks: followed.checks, message: info('new_device_login', queued.destination, followed.entry) };
 }

@@ -54,7 +54,7 @@ describe('sendLoginCode', () => {
 
     const [entry] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, sent.messageId));
     assert.equal(entry?.type, 'two_factor_code');
-    assert.match(entry?.bodyRedacted ?? '', /your login code is \*{6}\. It expires in 5 minutes\. We will never ask you for this code\.$/);
+    assert.match(entry?.bodyRedacted ?? '', /^DominionTrust: your login code is \*{6}\. It expires in 5 minutes\. We will never ask you for this code\./);
     assert.ok(!JSON.stringify(entry).includes(code));
     assert.ok(!(await t.readLog()).includes(code), 'the code never reaches the log file');
   });

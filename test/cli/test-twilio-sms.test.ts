@@ -185,17 +185,18 @@ describe('--phone', () => {
 });
 
 describe('--test-notification and users', () => {
-  it('sends a sample security alert through notifyUser on the critical lane, recorded in the message log', async () => {
+  it('sends a sample security alert (new-device template) through notifyUser on the critical lane, recorded in the message log', async () => {
     const report = await run({ testNotification: 'testuser', wait: true });
     assert.equal(report.ok, true, JSON.stringify(report.checks, null, 2));
     const [message] = report.messages;
-    assert.deepEqual([message?.kind, message?.to, message?.status], ['security_alert', '***2671', 'delivered']);
+    assert.deepEqual([message?.kind, message?.to, message?.status], ['new_device_login', '***2671', 'delivered']);
     const row = await logEntry(message?.sid ?? null);
-    assert.equal(row?.type, 'security_alert');
+    assert.equal(row?.type, 'new_device_login');
     const jobs = await rawRows<{ name: string }>(t.ctx.db, sql`select name from pgboss.job where data->>'messageId' = ${row?.id ?? ''} and name like 'sms.%' and name <> 'sms.status'`);
     assert.deepEqual(jobs.map((j) => j.name), ['sms.critical']);
-    assert.match(row?.bodyRedacted ?? '', /^DominionTrust Bank security alert: /);
-    assert.match(t.sim.messages().find((m) => m.sid === message?.sid)?.body ?? '', /^DominionTrust Bank security alert/);
+    // The new_device_login template, rendered in the customer's language with the sample values.
+    assert.match(row?.bodyRedacted ?? '', /^DominionTrust: new sign-in from an operator test \(test_twilio_sms\) near DominionTrust operations on /);
+    assert.equal(t.sim.messages().find((m) => m.sid === message?.sid)?.body, row?.bodyRedacted);
     assert.match(reportText(report, venue), /✅ Security notification: to testuser at \*\*\*2671: delivered/);
   });
 
