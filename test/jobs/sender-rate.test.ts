@@ -1,30 +1,20 @@
 // TWILIO_SENDER_MPS holds across worker processes: three `dominion worker` processes on one
 // PostgreSQL never make the simulator receive more than the sender's rate.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { queueSmsMany } from '../../src/sms/outbox.ts';
-import { createTestContext, eventually, testEnv, type TestContext } from '../helpers/context.ts';
-import { startDominion, type RunningProcess } from '../helpers/process.ts';
-import { TEST_ENGINE } from '../helpers/database.ts';
+import { eventually } from '../helpers/context.ts';
+import { POSTGRES_ONLY, useWorkerFleet } from '../helpers/worker-fleet.ts';
 
 const MPS = 5;
 const MESSAGES = 30;
 
-describe('sender throughput across worker processes', { skip: TEST_ENGINE !== 'postgres' && 'runs in the PostgreSQL pass: embedded PGlite has one opener' }, () => {
-  let t: TestContext;
-  const workers: RunningProcess[] = [];
-  before(async () => {
-    t = await createTestContext();
-  });
-  after(async () => {
-    for (const w of workers) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await t.close();
-  });
+describe('sender throughput across worker processes', POSTGRES_ONLY, () => {
+  const fleet = useWorkerFleet();
 
   it(`3 workers send ${MESSAGES} messages at no more than ${MPS} per second`, async () => {
-    const env = testEnv(t.sim.url, t.logDir, { DATABASE_URL: t.database.url ?? '', TWILIO_SENDER_MPS: String(MPS), WORKER_CONCURRENCY: '8' });
-    for (let i = 0; i < 3; i++) workers.push(startDominion(['worker'], env));
+    const t = fleet.t;
+    fleet.start(3, { TWILIO_SENDER_MPS: String(MPS), WORKER_CONCURRENCY: '8' });
     await new Promise((r) => setTimeout(r, 3000)); // workers up, so they compete from the start
     await t.ctx.db.transaction((tx) => queueSmsMany(t.ctx, tx, 'sms.standard',
       Array.from({ length: MESSAGES }, (_, i) => ({ type: 'transaction', to: '+14155552671', body: `rate ${i}` }))));

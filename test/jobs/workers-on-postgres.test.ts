@@ -1,29 +1,19 @@
 // Scale-out: `dominion worker` processes on one PostgreSQL share the queue; every message a
 // separate process queued is sent exactly once, as the simulator counts it.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { count, eq } from 'drizzle-orm';
 import { smsMessages } from '../../src/db/schema.ts';
 import { queueSms } from '../../src/sms/outbox.ts';
-import { createTestContext, eventually, testEnv, type TestContext } from '../helpers/context.ts';
-import { startDominion, type RunningProcess } from '../helpers/process.ts';
-import { TEST_ENGINE } from '../helpers/database.ts';
+import { eventually } from '../helpers/context.ts';
+import { POSTGRES_ONLY, useWorkerFleet } from '../helpers/worker-fleet.ts';
 
-describe('several worker processes on PostgreSQL', { skip: TEST_ENGINE !== 'postgres' && 'runs in the PostgreSQL pass: embedded PGlite has one opener' }, () => {
-  let t: TestContext;
-  const workers: RunningProcess[] = [];
-  before(async () => {
-    t = await createTestContext();
-  });
-  after(async () => {
-    for (const w of workers) w.child.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await t.close();
-  });
+describe('several worker processes on PostgreSQL', POSTGRES_ONLY, () => {
+  const fleet = useWorkerFleet();
 
   it('send each of 60 messages exactly once', async () => {
-    const env = testEnv(t.sim.url, t.logDir, { DATABASE_URL: t.database.url ?? '', WORKER_CONCURRENCY: '4' });
-    for (let i = 0; i < 2; i++) workers.push(startDominion(['worker'], env));
+    const t = fleet.t;
+    const workers = fleet.start(2, { WORKER_CONCURRENCY: '4' });
     await t.ctx.db.transaction(async (tx) => {
       for (let i = 0; i < 60; i++) {
         await queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.standard', to: '+14155552671', body: `scale-out ${i}` });
