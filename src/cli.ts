@@ -28,15 +28,7 @@ migrateCommand(program);
 twilioSimCommand(program);
 testTwilioSmsCommand(program);
 usersCommands(program);
-notificationsCommand(program, async (fn) => {
-  const { openLocalRun } = await import('./cli/local-runtime.ts');
-  const run = await openLocalRun(loadConfig(), { worker: false, simulator: false });
-  try {
-    return await fn(run.runtime);
-  } finally {
-    await run.close();
-  }
-});
+notificationsCommand(program, async (fn) => (await import('./cli/local-runtime.ts')).withLocalRuntime(loadConfig(), fn));
 
 try {
   await program.parseAsync(process.argv);

@@ -46,3 +46,13 @@ export async function openLocalRun(config: Config, options: LocalRunOptions): Pr
     },
   };
 }
+
+/** Runs `fn` on a runtime of the CLI's own (no worker, no simulator), closing it afterwards. */
+export async function withLocalRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const run = await openLocalRun(config, { worker: false, simulator: false });
+  try {
+    return await fn(run.runtime);
+  } finally {
+    await run.close();
+  }
+}
