@@ -73,6 +73,15 @@ const envSchema = z.object({
   SMS_ALLOWED_COUNTRIES: countryList.optional(),
   SMS_PRICE_PER_SEGMENT: z.coerce.number().min(0).max(10).default(0.0075),
   SMS_PRICE_OVERRIDES: priceOverrides.optional(),
+  SMS_USER_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10),
+  SMS_USER_DAILY_LIMIT: z.coerce.number().int().min(0).default(30),
+  SMS_GLOBAL_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10_000),
+  SMS_DAILY_SPEND_CAP_USD: z.coerce.number().min(0).max(1_000_000).default(100),
+  CODE_NUMBER_LIMIT: z.coerce.number().int().min(0).default(5),
+  CODE_IP_LIMIT: z.coerce.number().int().min(0).default(10),
+  CODE_COUNTRY_HOURLY_LIMIT: z.coerce.number().int().min(0).default(200),
+  SMTP_URL: optionalText.pipe(z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional()),
+  EMAIL_FROM: z.string().trim().min(3).default('DominionTrust Bank <alerts@dominiontrust.example>'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(512).default(16),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
 });
@@ -95,12 +104,21 @@ const EXAMPLES: Record<string, string> = {
   SMS_ALLOWED_COUNTRIES: 'US,CA,PR',
   SMS_PRICE_PER_SEGMENT: '0.0075',
   SMS_PRICE_OVERRIDES: 'CA=0.0083,GB=0.0400',
+  SMS_USER_HOURLY_LIMIT: '10',
+  SMS_USER_DAILY_LIMIT: '30',
+  SMS_GLOBAL_HOURLY_LIMIT: '10000',
+  SMS_DAILY_SPEND_CAP_USD: '100',
+  CODE_NUMBER_LIMIT: '5',
+  CODE_IP_LIMIT: '10',
+  CODE_COUNTRY_HOURLY_LIMIT: '200',
+  SMTP_URL: 'smtp://user:password@smtp.example.com:587',
+  EMAIL_FROM: 'DominionTrust Bank <alerts@dominiontrust.example>',
   WORKER_CONCURRENCY: '16',
   SHUTDOWN_TIMEOUT_MS: '15000',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
-const SECRET_VARS = new Set(['TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SECRET', 'DATABASE_URL']);
+const SECRET_VARS = new Set(['TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SECRET', 'DATABASE_URL', 'SMTP_URL']);
 
 export interface Config {
   smsProvider: 'twilio' | 'simulator';
@@ -132,8 +150,36 @@ export interface Config {
   defaultRegion: CountryCode;
   smsAllowedCountries: readonly CountryCode[];
   pricing: { pricePerSegment: number; perCountry: Record<string, number> };
+  /** Limits of notification SMS and codes, counted in PostgreSQL so they hold across workers. 0 = no limit. */
+  limits: SmsLimits;
+  email: {
+    /** smtp(s)://user:pass@host:port; undefined = the in-memory developer mailbox, nothing leaves. */
+    smtpUrl: string | undefined;
+    /** The From header of every email, e.g. "DominionTrust Bank <alerts@dominiontrust.example>". */
+    from: string;
+  };
   workerConcurrency: number;
   shutdownTimeoutMs: number;
+}
+
+export interface SmsLimits {
+  /** Notification SMS per customer per clock hour (UTC); past it, email or hold. Default 10. */
+  userHourly: number;
+  /** Notification SMS per customer per UTC day. Default 30. */
+  userDaily: number;
+  /** Notification SMS of the whole bank per clock hour. Default 10,000. */
+  globalHourly: number;
+  /** Estimated USD spent on SMS per UTC day (codes included) before non-urgent SMS stop. Default 100. */
+  dailySpendCapUsd: number;
+  /** Codes to one phone number per 10 minutes (Twilio Verify's limit, error 60203). Default 5. */
+  codeNumber: number;
+  /** Codes requested from one IP address per 10 minutes. Default 10. */
+  codeIp: number;
+  /**
+   * Codes per hour to one number prefix (country calling code and the next three digits, e.g.
+   * +1415): SMS pumping rings use ranges of numbers under one prefix. Default 200.
+   */
+  codeCountryHourly: number;
 }
 
 /** One bad setting: the variable and what is wrong with it (never its secret value). */
@@ -223,6 +269,16 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     defaultRegion: e.DEFAULT_REGION as CountryCode,
     smsAllowedCountries: (e.SMS_ALLOWED_COUNTRIES as CountryCode[] | undefined) ?? DEFAULT_ALLOWED_COUNTRIES,
     pricing: { pricePerSegment: e.SMS_PRICE_PER_SEGMENT, perCountry: e.SMS_PRICE_OVERRIDES ?? {} },
+    limits: {
+      userHourly: e.SMS_USER_HOURLY_LIMIT,
+      userDaily: e.SMS_USER_DAILY_LIMIT,
+      globalHourly: e.SMS_GLOBAL_HOURLY_LIMIT,
+      dailySpendCapUsd: e.SMS_DAILY_SPEND_CAP_USD,
+      codeNumber: e.CODE_NUMBER_LIMIT,
+      codeIp: e.CODE_IP_LIMIT,
+      codeCountryHourly: e.CODE_COUNTRY_HOURLY_LIMIT,
+    },
+    email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     workerConcurrency: e.WORKER_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

@@ -1,7 +1,8 @@
 // The small context every domain function gets the outside world from: database, job queue,
-// SMS provider, clock, logger and metrics. Tests build one with a held clock.
+// SMS provider, mailer, clock, logger and metrics. Tests build one with a held clock.
 import type { Config } from './config.ts';
 import type { Database, Db } from './db/connection.ts';
+import type { Mailer } from './email/mailer.ts';
 import type { JobQueue } from './jobs/queue.ts';
 import type { Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
@@ -20,6 +21,8 @@ export interface AppContext {
   readonly db: Db;
   readonly jobs: JobQueue;
   readonly provider: SmsProvider;
+  /** Email, the alternative channel: SMTP, or the in-memory mailbox in development. */
+  readonly mailer: Mailer;
   /** Keeps each sender number within its throughput, across all workers. */
   readonly senderThrottle: SenderThrottle;
   readonly logger: Logger;

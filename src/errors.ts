@@ -18,7 +18,17 @@ export type AppErrorCode =
   | 'sms_rate_limited'
   | 'sms_transient'
   | 'sms_permanent'
-  | 'unavailable';
+  | 'unavailable'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'account_locked'
+  | 'account_inactive'
+  | 'code_rejected'
+  | 'code_expired'
+  | 'code_used'
+  | 'too_many_requests'
+  | 'insufficient_funds'
+  | 'idempotency_key_reused';
 
 export class AppError extends Error {
   readonly code: AppErrorCode;
@@ -30,5 +40,16 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.code = code;
     this.userMessage = userMessage;
+  }
+}
+
+/** AppError 'too_many_requests' that says when to try again (HTTP: Retry-After). */
+export class RetryLaterError extends AppError {
+  readonly retryAfterSeconds: number;
+
+  constructor(userMessage: string, retryAfterSeconds: number) {
+    super('too_many_requests', userMessage);
+    this.name = 'RetryLaterError';
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

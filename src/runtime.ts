@@ -1,8 +1,9 @@
 // Builds the AppContext a process runs on: configuration, database (migrated when asked), job
-// queue, SMS provider, logger and metrics; and takes it apart again in the right order.
+// queue, SMS provider, mailer, logger and metrics; and takes it apart again in the right order.
 import type { Config } from './config.ts';
 import { systemClock, type AppContext, type Clock } from './context.ts';
 import { openDatabase, type Database } from './db/connection.ts';
+import { createMailer } from './email/mailer.ts';
 import { createJobQueue } from './jobs/queue.ts';
 import { createLogger, flushLogger, type Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -29,6 +30,7 @@ export interface RuntimeOptions {
 export function loggerFor(config: Config, stdout: boolean): Logger {
   const secrets = [config.twilio.authToken, config.twilio.auth.kind === 'apiKey' ? config.twilio.auth.apiKeySecret : undefined];
   if (config.databaseUrl) secrets.push(new URL(config.databaseUrl).password || undefined);
+  if (config.email.smtpUrl) secrets.push(decodeURIComponent(new URL(config.email.smtpUrl).password) || undefined);
   return createLogger({ level: config.logLevel, logDir: config.logDir, stdout, secrets });
 }
 
@@ -49,18 +51,21 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       apiBaseUrl: config.twilio.apiBaseUrl,
       timeoutMs: config.twilio.timeoutMs,
     });
+    const mailer = createMailer({ smtpUrl: config.email.smtpUrl, from: config.email.from });
     return {
       config,
       database,
       db: database.db,
       jobs,
       provider,
+      mailer,
       senderThrottle: createSenderThrottle(database.db, { messagesPerSecond: config.twilio.senderMps }),
       logger,
       metrics: options.metrics ?? createMetrics({ defaultMetrics: true }),
       clock: options.clock ?? systemClock,
       async close() {
         await jobs.stop(config.shutdownTimeoutMs);
+        mailer.close();
         if (!options.database) await database.close();
         await flushLogger(logger);
       },

@@ -2,8 +2,9 @@
 // The login endpoint and `dominion test_twilio_sms --test-2fa` both call sendLoginCode, so an
 // operator's test exercises exactly what a customer's login does.
 import type { AppContext } from '../context.ts';
+import type { Queryable } from '../db/connection.ts';
 import { createOtpChallenge, OTP_POLICY, verifyOtpCode, type OtpCheck } from '../otp/challenges.ts';
-import { notifyUser } from '../notifications/send.ts';
+import { CodeLimitError, notifyUser, recordRefusedCode } from '../notifications/send.ts';
 import { normalisePhoneNumber } from '../sms/phone.ts';
 import { phonePolicyFor } from '../sms/phone-policy.ts';
 import { findUserById, requirePhoneNumber } from '../users/users.ts';
@@ -19,38 +20,59 @@ export interface LoginCodeSent {
   maxAttempts: number;
 }
 
+type LoginContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
+
 /**
  * Starts a login challenge for a user: creates it and queues its code SMS in one transaction.
  * The code itself is minted by the worker at send time and stored only as a hash.
- * Throws AppError 'not_found' (no such user) or 'no_phone_number'.
+ * Throws AppError 'not_found' (no such user), 'no_phone_number', or 'sms_rate_limited' when a
+ * code limit (per number, per IP, per number prefix) refuses it; the refusal is recorded.
  */
-export async function sendLoginCode(ctx: Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>, userId: string): Promise<LoginCodeSent> {
+export async function sendLoginCode(ctx: LoginContext, userId: string, request: { ip?: string } = {}): Promise<LoginCodeSent> {
   const user = await findUserById(ctx.db, userId);
   if (!user) throw new AppError('not_found', `No user with id ${userId}.`);
   // Re-checked at each send: a number stored before the allowed countries changed is refused.
   const phone = normalisePhoneNumber(requirePhoneNumber(user), phonePolicyFor(ctx.config));
   const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
-    const challenge = await createOtpChallenge(tx, { userId, purpose: 'login', destination: phone.e164, now });
-    // The text is the two_factor_code template in the customer's language; the worker mints the code.
-    const queued = await notifyUser(ctx, tx, {
-      userId,
-      type: 'two_factor_code',
-      values: { minutes: String(OTP_POLICY.ttlMs / 60_000) },
-      otpChallengeId: challenge.id,
-      sendBefore: challenge.expiresAt,
-    });
-    return {
-      challengeId: challenge.id,
-      messageId: queued.messageId,
-      destination: queued.destination,
-      expiresAt: challenge.expiresAt,
-      maxAttempts: OTP_POLICY.maxAttempts,
-    };
-  });
+  try {
+    return await ctx.db.transaction((tx) => createLoginChallenge(ctx, tx, { userId, destination: phone.e164, now, ip: request.ip }));
+  } catch (error) {
+    if (error instanceof CodeLimitError) await recordRefusedCode(ctx.db, { userId, type: 'two_factor_code', error, now });
+    throw error;
+  }
 }
 
-/** Checks the code a user typed for a login challenge (each check is one of the 5 attempts). */
-export function checkLoginCode(ctx: Pick<AppContext, 'db' | 'clock'>, challengeId: string, code: string): Promise<OtpCheck> {
-  return verifyOtpCode(ctx.db, challengeId, code, ctx.clock.now());
+/**
+ * The inside of sendLoginCode, in the caller's transaction: creates the challenge and queues its
+ * code SMS to `destination` (E.164, already checked against the allowed countries).
+ */
+export async function createLoginChallenge(
+  ctx: LoginContext, tx: Queryable, input: { userId: string; destination: string; now: Date; ip: string | undefined },
+): Promise<LoginCodeSent> {
+  const challenge = await createOtpChallenge(tx, { userId: input.userId, purpose: 'login', destination: input.destination, now: input.now });
+  // The text is the two_factor_code template in the customer's language; the worker mints the code.
+  const queued = await notifyUser(ctx, tx, {
+    userId: input.userId,
+    type: 'two_factor_code',
+    values: { minutes: String(OTP_POLICY.ttlMs / 60_000) },
+    otpChallengeId: challenge.id,
+    sendBefore: challenge.expiresAt,
+    ip: input.ip,
+  });
+  if (!queued.messageId) throw new Error('a code notification is always queued with its SMS');
+  return {
+    challengeId: challenge.id,
+    messageId: queued.messageId,
+    destination: queued.destination ?? '',
+    expiresAt: challenge.expiresAt,
+    maxAttempts: OTP_POLICY.maxAttempts,
+  };
+}
+
+/**
+ * Checks the code a user typed for a login challenge (each check is one of the 5 attempts). Only a
+ * login challenge of this user counts: any other challenge id is 'not_found'.
+ */
+export function checkLoginCode(ctx: Pick<AppContext, 'db' | 'clock'>, userId: string, challengeId: string, code: string): Promise<OtpCheck> {
+  return verifyOtpCode(ctx.db, challengeId, code, ctx.clock.now(), { purpose: 'login', userId });
 }

@@ -1,7 +1,7 @@
 // The one Drizzle schema, for embedded PGlite and PostgreSQL alike.
 // Migrations in ./drizzle are generated from it (`npm run db:generate`) and only ever added to.
 import { sql } from 'drizzle-orm';
-import { boolean, check, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -150,8 +150,212 @@ export const notificationDigestItems = pgTable('notification_digest_items', {
   index('notification_digest_items_pending_idx').on(t.userId, t.digestDate).where(sql`${t.sentAt} is null`),
 ]);
 
+/**
+ * One row per notification and channel: the outbox the bank change writes in its own transaction,
+ * and the record of what the policy step decided (sent, held until when, skipped or moved, and why).
+ * (event_key, user, type, channel) is the idempotency key: an event notifies a customer once per
+ * type and channel however often it is replayed (one transfer notifies its payer and its payee).
+ */
+export const notifications = pgTable('notifications', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** A type of the catalogue (src/notifications/catalogue.ts). */
+  type: text('type').notNull(),
+  /** The event this notifies of, e.g. transfer:<id>; a random uuid when the caller has none. */
+  eventKey: text('event_key').notNull(),
+  channel: text('channel').notNull(),
+  /** The template values (money as minor units in a string, dates as ISO text); never a code. */
+  values: jsonb('values').notNull(),
+  otpChallengeId: uuid('otp_challenge_id').references(() => otpChallenges.id, { onDelete: 'set null' }),
+  /** Not sent after this instant (a code's expiry). */
+  sendBefore: timestamp('send_before', { withTimezone: true }),
+  /** pending -> queued | sent | digested | held (-> pending again when due) | skipped | failed. */
+  status: text('status').notNull().default('pending'),
+  /** While held: when the policy looks at it again. */
+  holdUntil: timestamp('hold_until', { withTimezone: true }),
+  /** Why it was held, skipped, moved or failed, e.g. quiet_hours, moved_to_email: user_hourly_limit. */
+  reason: text('reason'),
+  /** The message-log row once queued as SMS. */
+  smsMessageId: uuid('sms_message_id').references(() => smsMessages.id, { onDelete: 'set null' }),
+  /** Email: sends tried. */
+  attempts: integer('attempts').notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  uniqueIndex('notifications_event_uq').on(t.eventKey, t.userId, t.type, t.channel),
+  index('notifications_user_idx').on(t.userId, t.createdAt),
+  // The sweep's scan: notifications still open, by when they are due (src/notifications/sweep.ts).
+  index('notifications_open_idx').on(sql`coalesce(${t.holdUntil}, ${t.updatedAt})`).where(sql`${t.status} in ('pending', 'held', 'sending')`),
+  check('notifications_channel_ck', sql`${t.channel} in ('sms', 'email')`),
+  check('notifications_status_ck', sql`${t.status} in ('pending', 'held', 'sending', 'queued', 'sent', 'digested', 'skipped', 'failed')`),
+]);
+
+/**
+ * Counters of the SMS limits, one row per limit key and fixed window, shared by every worker:
+ * a send counts itself with one atomic insert-or-increment that refuses to pass the limit.
+ */
+export const rateLimitCounters = pgTable('rate_limit_counters', {
+  /** What is counted, e.g. sms:user:<id>:hour, sms:spend:day, code:number:+14155552671. */
+  key: text('key').notNull(),
+  windowStart: timestamp('window_start', { withTimezone: true }).notNull(),
+  /** Messages, or for the spend cap hundred-thousandths of a US dollar. */
+  amount: bigint('amount', { mode: 'number' }).notNull(),
+}, (t) => [primaryKey({ columns: [t.key, t.windowStart] })]);
+
+/**
+ * What a permanent delivery failure taught us about a phone number: the customer opted out
+ * (replied STOP, or blocked us) or the number cannot receive SMS. Notifications then go by email.
+ */
+export const phoneStatus = pgTable('phone_status', {
+  phoneNumber: text('phone_number').primaryKey(),
+  optedOutAt: timestamp('opted_out_at', { withTimezone: true }),
+  unreachableAt: timestamp('unreachable_at', { withTimezone: true }),
+  /** The Twilio error behind it, e.g. "21610 Recipient Opted Out". */
+  reason: text('reason'),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** One row per provider call of a message: when, and what came of it. */
+export const smsDeliveryAttempts = pgTable('sms_delivery_attempts', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  smsMessageId: uuid('sms_message_id').notNull().references(() => smsMessages.id, { onDelete: 'cascade' }),
+  /** 1 for the first call. */
+  attempt: integer('attempt').notNull(),
+  startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+  finishedAt: timestamp('finished_at', { withTimezone: true }).notNull(),
+  /** accepted by the provider, retry scheduled, or failed for good. */
+  outcome: text('outcome').notNull(),
+  twilioCode: integer('twilio_code'),
+  /** SmsErrorKind, or 'internal' for a failure on our side. */
+  errorKind: text('error_kind'),
+  errorMessage: text('error_message'),
+}, (t) => [
+  index('sms_delivery_attempts_message_idx').on(t.smsMessageId, t.attempt),
+  check('sms_delivery_attempts_outcome_ck', sql`${t.outcome} in ('accepted', 'retry', 'failed')`),
+]);
+
+/** Where a login may come from: a hash of the user agent and the app's device id, per user. */
+export const devices = pgTable('devices', {
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** SHA-256 of user agent + device id, hex; never the raw values. */
+  fingerprint: text('fingerprint').notNull(),
+  /** What the new-device alert calls it, e.g. the browser or app name. */
+  label: text('label').notNull(),
+  firstSeen: timestamp('first_seen', { withTimezone: true }).notNull().defaultNow(),
+  lastSeen: timestamp('last_seen', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.userId, t.fingerprint] })]);
+
+/** A signed-in session. The token is given to the client once; only its SHA-256 is stored. */
+export const sessions = pgTable('sessions', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  tokenHash: text('token_hash').notNull().unique(),
+  deviceFingerprint: text('device_fingerprint').notNull(),
+  createdAt: createdAt(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+}, (t) => [index('sessions_user_idx').on(t.userId, t.createdAt)]);
+
+/**
+ * Each code sent for a login after its password was checked: binds the code's challenge to that
+ * login (login_id groups a login's first code and its resends) and the device it came from.
+ */
+export const loginChallenges = pgTable('login_challenges', {
+  challengeId: uuid('challenge_id').primaryKey().references(() => otpChallenges.id, { onDelete: 'cascade' }),
+  loginId: uuid('login_id').notNull(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** E.164 the code went to: resends are limited per number as well as per user. */
+  destination: text('destination').notNull(),
+  isResend: boolean('is_resend').notNull(),
+  deviceFingerprint: text('device_fingerprint').notNull(),
+  deviceLabel: text('device_label').notNull(),
+  ip: text('ip').notNull(),
+  createdAt: createdAt(),
+  /** Set when a resend replaced this code. */
+  supersededAt: timestamp('superseded_at', { withTimezone: true }),
+}, (t) => [
+  index('login_challenges_user_idx').on(t.userId, t.createdAt),
+  index('login_challenges_destination_idx').on(t.destination, t.createdAt),
+  index('login_challenges_login_idx').on(t.loginId, t.createdAt),
+]);
+
+/** A wrong password or a wrong login code; enough of them in a window lock the account. */
+export const loginFailures = pgTable('login_failures', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  kind: text('kind').notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  index('login_failures_user_idx').on(t.userId, t.createdAt),
+  check('login_failures_kind_ck', sql`${t.kind} in ('password', 'code')`),
+]);
+
+/** A lockout of online banking: no login until locked_until. */
+export const loginLockouts = pgTable('login_lockouts', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  lockedUntil: timestamp('locked_until', { withTimezone: true }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [index('login_lockouts_user_idx').on(t.userId, t.lockedUntil)]);
+
+/**
+ * A customer account, or the bank's cash account of a currency (the other side of deposits and
+ * withdrawals; its balance is negative by what customers hold). Balances in integer minor units.
+ */
+export const accounts = pgTable('accounts', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  /** Null for the bank's own cash accounts. */
+  userId: uuid('user_id').references(() => users.id, { onDelete: 'restrict' }),
+  kind: text('kind').notNull().default('customer'),
+  /** Ten digits; alerts show only the last four. */
+  number: text('number').notNull().unique(),
+  /** ISO 4217, e.g. USD. */
+  currency: text('currency').notNull(),
+  balanceMinor: bigint('balance_minor', { mode: 'number' }).notNull().default(0),
+  createdAt: createdAt(),
+}, (t) => [
+  index('accounts_user_idx').on(t.userId),
+  uniqueIndex('accounts_cash_currency_uq').on(t.currency).where(sql`${t.kind} = 'cash'`),
+  check('accounts_kind_ck', sql`${t.kind} in ('customer', 'cash') and (${t.kind} = 'cash') = (${t.userId} is null)`),
+  check('accounts_balance_ck', sql`${t.kind} = 'cash' or ${t.balanceMinor} >= 0`),
+]);
+
+/**
+ * A money-moving request, once: its Idempotency-Key (per user), a hash of what was asked, and the
+ * answer given, so a retry gets the first answer and moves no money.
+ */
+export const moneyTransactions = pgTable('money_transactions', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  kind: text('kind').notNull(),
+  idempotencyKey: text('idempotency_key').notNull(),
+  /** Who asked: the customer, or the staff member for a deposit. */
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'restrict' }),
+  requestHash: text('request_hash').notNull(),
+  response: jsonb('response'),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex('money_transactions_idempotency_uq').on(t.userId, t.idempotencyKey),
+  check('money_transactions_kind_ck', sql`${t.kind} in ('deposit', 'withdrawal', 'transfer')`),
+]);
+
+/** Double entry: the postings of a money transaction sum to zero. */
+export const ledgerEntries = pgTable('ledger_entries', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  transactionId: uuid('transaction_id').notNull().references(() => moneyTransactions.id, { onDelete: 'restrict' }),
+  accountId: uuid('account_id').notNull().references(() => accounts.id, { onDelete: 'restrict' }),
+  /** Signed: negative leaves the account. */
+  amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  index('ledger_entries_account_idx').on(t.accountId, t.createdAt),
+  index('ledger_entries_transaction_idx').on(t.transactionId),
+  check('ledger_entries_nonzero_ck', sql`${t.amountMinor} <> 0`),
+]);
+
 export const schema = {
   users, userProfiles, otpChallenges, smsMessages, senderThrottle,
   notificationTemplates, notificationPreferences, notificationSettings, notificationDigestItems,
+  notifications, rateLimitCounters, phoneStatus, smsDeliveryAttempts,
+  devices, sessions, loginChallenges, loginFailures, loginLockouts, accounts, moneyTransactions, ledgerEntries,
 };
 export type Schema = typeof schema;

@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { adminCliRoutes } from './admin-cli.ts';
+import { authRoutes } from './auth-routes.ts';
+import { bankRoutes } from './bank-routes.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 
@@ -24,6 +26,8 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
   });
   app.setErrorHandler(handleError);
   healthRoutes(app, ctx);
+  authRoutes(app, ctx);
+  bankRoutes(app, ctx);
   if (options.adminToken) adminCliRoutes(app, ctx, options.adminToken);
   if (options.simulatorUrl) {
     const inbox = `${options.simulatorUrl}/inbox`;

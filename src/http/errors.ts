@@ -1,6 +1,6 @@
 // The one place domain error codes become HTTP statuses. 5xx answers never show internals.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type AppErrorCode } from '../errors.ts';
+import { AppError, RetryLaterError, type AppErrorCode } from '../errors.ts';
 
 const STATUS: Partial<Record<AppErrorCode, number>> = {
   config_invalid: 500,
@@ -14,6 +14,16 @@ const STATUS: Partial<Record<AppErrorCode, number>> = {
   sms_rate_limited: 429,
   database_locked: 503,
   unavailable: 503,
+  unauthenticated: 401,
+  forbidden: 403,
+  account_locked: 423,
+  account_inactive: 403,
+  code_rejected: 400,
+  code_expired: 410,
+  code_used: 410,
+  too_many_requests: 429,
+  insufficient_funds: 422,
+  idempotency_key_reused: 422,
 };
 
 export function httpStatusOf(code: AppErrorCode): number {
@@ -24,6 +34,7 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   if (error instanceof AppError) {
     const status = httpStatusOf(error.code);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (error instanceof RetryLaterError) void reply.header('retry-after', String(error.retryAfterSeconds));
     return reply.status(status).send({ error: error.code, message: error.userMessage });
   }
   const statusCode = (error as FastifyError).statusCode;

@@ -7,25 +7,58 @@ export interface SmsSendJob {
   messageId: string;
 }
 
+/**
+ * Payload of a job that runs the policy step of one SMS notification (a row of notifications):
+ * quiet hours, digest, limits, then render and queue its SMS. It travels on the lane of its type,
+ * so a security alert's policy step never waits behind bulk either.
+ */
+export interface NotificationDispatchJob {
+  notificationId: string;
+}
+
+/** A job of an SMS lane: the policy step of a notification, or the send of a queued message. */
+export type SmsLaneJob = SmsSendJob | NotificationDispatchJob;
+
 /** Payload of a job that asks the provider for a sent message's latest status. */
 export interface SmsStatusJob {
   messageId: string;
   attempt: number;
 }
 
+/** Scheduled jobs carry nothing: they work out what is due from the database and the clock. */
+export type ScheduledJob = Record<string, never>;
+
 export interface JobPayloads {
   /** Codes and security alerts: never wait behind anything else. */
-  'sms.critical': SmsSendJob;
+  'sms.critical': SmsLaneJob;
   /** Transaction and account alerts. */
-  'sms.standard': SmsSendJob;
+  'sms.standard': SmsLaneJob;
   /** Digests, reminders, anything that can wait. */
-  'sms.bulk': SmsSendJob;
+  'sms.bulk': SmsLaneJob;
   /** Follows a sent message until its status is final. */
   'sms.status': SmsStatusJob;
+  /** Sends one email notification; the job's priority follows its type's lane. */
+  'notification.email': NotificationDispatchJob;
+  /** Hourly: queues the daily summary SMS of customers whose local morning has come. */
+  'notification.digest': ScheduledJob;
+  /** Hourly: deletes limit counters of windows long past. */
+  'rate_limits.prune': ScheduledJob;
+  /** Every 5 minutes: gives notifications whose job was lost a new one. */
+  'notification.sweep': ScheduledJob;
 }
 
 export type QueueName = keyof JobPayloads;
 export type SmsLane = 'sms.critical' | 'sms.standard' | 'sms.bulk';
+
+/** pg-boss priority of an email by the lane its type's SMS would take: higher goes first. */
+export const EMAIL_PRIORITY: Record<SmsLane, number> = { 'sms.critical': 2, 'sms.standard': 1, 'sms.bulk': 0 };
+
+/** Cron expressions (UTC) of the scheduled jobs. */
+export const SCHEDULES: Partial<Record<QueueName, string>> = {
+  'notification.digest': '0 * * * *',
+  'rate_limits.prune': '17 * * * *',
+  'notification.sweep': '*/5 * * * *',
+};
 
 /**
  * Queue settings. Retries of SMS sends are scheduled by the sender itself (it knows Twilio's
@@ -36,6 +69,11 @@ export const QUEUES: Record<QueueName, Omit<Queue, 'name'>> = {
   'sms.standard': { notify: true, retryLimit: 3, retryDelay: 5, retryBackoff: true, expireInSeconds: 120 },
   'sms.bulk': { notify: true, retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 300 },
   'sms.status': { notify: false, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 60 },
+  // Email retries are scheduled by the sender too (a 4xx reply); these cover a crashed worker.
+  'notification.email': { notify: true, retryLimit: 3, retryDelay: 10, retryBackoff: true, expireInSeconds: 60 },
+  'notification.digest': { notify: false, retryLimit: 2, retryDelay: 60, expireInSeconds: 900 },
+  'rate_limits.prune': { notify: false, retryLimit: 1, retryDelay: 60, expireInSeconds: 300 },
+  'notification.sweep': { notify: false, retryLimit: 1, retryDelay: 60, expireInSeconds: 240 },
 };
 
 export const QUEUE_NAMES = Object.keys(QUEUES) as QueueName[];

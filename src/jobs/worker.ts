@@ -1,10 +1,19 @@
 // The worker: takes jobs from every queue of the registry and runs them. Any number of worker
 // processes may share one PostgreSQL; each job runs once at a time (pg-boss locks it).
 import type { AppContext } from '../context.ts';
+import { runDigestJob } from '../notifications/digest-job.ts';
+import { dispatchNotification } from '../notifications/dispatch.ts';
+import { sendEmailNotification } from '../notifications/email.ts';
+import { pruneLimitCounters } from '../notifications/limits.ts';
+import { sweepNotifications } from '../notifications/sweep.ts';
 import { deliverSms, refreshSmsStatus } from '../sms/delivery.ts';
-import type { SmsLane } from './registry.ts';
+import { SCHEDULES, type QueueName, type SmsLane } from './registry.ts';
 
-/** Concurrency per lane, as shares of WORKER_CONCURRENCY: codes never wait behind bulk. */
+/**
+ * Concurrency per lane, as shares of WORKER_CONCURRENCY: codes never wait behind bulk. A lane
+ * carries both steps of its SMS, the policy step of a notification and the send of its message,
+ * so a security alert's policy step has the critical lane's workers too.
+ */
 const LANES: { lane: SmsLane; share: number; pollSeconds: number }[] = [
   { lane: 'sms.critical', share: 0.5, pollSeconds: 1 },
   { lane: 'sms.standard', share: 0.35, pollSeconds: 1 },
@@ -12,7 +21,10 @@ const LANES: { lane: SmsLane; share: number; pollSeconds: number }[] = [
 ];
 
 export interface WorkerOptions {
-  /** Lanes to take send jobs from; default all. A CLI command sending one message takes only its lane. */
+  /**
+   * Lanes to take SMS jobs from; default all. A CLI command sending one message takes only its
+   * lane; email and the scheduled jobs then stay with the full workers.
+   */
   lanes?: readonly SmsLane[];
   /** Also run status checks of sent messages; default true. */
   statusChecks?: boolean;
@@ -26,9 +38,13 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
     await ctx.jobs.work(
       lane,
       { concurrency: Math.max(2, Math.round(total * share)), pollSeconds },
-      (job) => deliverSms(ctx, lane, job.data.messageId),
+      async (job) => {
+        if ('notificationId' in job.data) await dispatchNotification(ctx, job.data.notificationId);
+        else await deliverSms(ctx, lane, job.data.messageId);
+      },
     );
   }
+  if (!options.lanes) await startBackgroundQueues(ctx, total);
   if (options.statusChecks === false) {
     ctx.logger.info({ concurrency: total, lanes: options.lanes }, 'worker started');
     return;
@@ -37,4 +53,23 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
     await refreshSmsStatus(ctx, job.data.messageId, job.data.attempt);
   });
   ctx.logger.info({ concurrency: total }, 'worker started');
+}
+
+/** Email and the scheduled jobs; pg-boss sends each scheduled job once, whatever the number of workers. */
+async function startBackgroundQueues(ctx: AppContext, total: number): Promise<void> {
+  await ctx.jobs.work('notification.email', { concurrency: Math.max(2, Math.round(total * 0.25)), pollSeconds: 1 }, async (job) => {
+    await sendEmailNotification(ctx, job.data.notificationId);
+  });
+  await ctx.jobs.work('notification.digest', { concurrency: 1, pollSeconds: 10 }, async () => {
+    await runDigestJob(ctx);
+  });
+  await ctx.jobs.work('rate_limits.prune', { concurrency: 1, pollSeconds: 10 }, async () => {
+    await pruneLimitCounters(ctx.db, ctx.clock.now());
+  });
+  await ctx.jobs.work('notification.sweep', { concurrency: 1, pollSeconds: 10 }, async () => {
+    await sweepNotifications(ctx);
+  });
+  for (const [name, cron] of Object.entries(SCHEDULES) as [QueueName, string][]) {
+    await ctx.jobs.boss.schedule(name, cron);
+  }
 }

@@ -57,23 +57,31 @@ export async function mintOtpCode(db: Queryable, challengeId: string, draw: (max
   return code;
 }
 
+/** Whose code and what for: a code is only ever checked for the purpose and user it was sent for. */
+export interface OtpExpectation {
+  purpose: OtpPurpose;
+  userId: string;
+}
+
 /**
  * Checks a code. Each check counts as an attempt (counted atomically, so parallel guesses cannot
- * exceed the limit); a right code consumes the challenge.
+ * exceed the limit); a right code consumes the challenge. A challenge of another purpose or user
+ * is 'not_found' and costs it no attempt.
  */
-export async function verifyOtpCode(db: Queryable, challengeId: string, code: string, now: Date): Promise<OtpCheck> {
+export async function verifyOtpCode(db: Queryable, challengeId: string, code: string, now: Date, expect: OtpExpectation): Promise<OtpCheck> {
+  const owned = and(eq(otpChallenges.id, challengeId), eq(otpChallenges.purpose, expect.purpose), eq(otpChallenges.userId, expect.userId));
   const [row] = await db
     .update(otpChallenges)
     .set({ attempts: sql`${otpChallenges.attempts} + 1` })
     .where(and(
-      eq(otpChallenges.id, challengeId),
+      owned,
       isNull(otpChallenges.consumedAt),
       sql`${otpChallenges.attempts} < ${otpChallenges.maxAttempts}`,
       sql`${otpChallenges.expiresAt} > ${now.toISOString()}`,
     ))
     .returning({ codeHash: otpChallenges.codeHash });
   if (!row) {
-    const [current] = await db.select().from(otpChallenges).where(eq(otpChallenges.id, challengeId));
+    const [current] = await db.select().from(otpChallenges).where(owned);
     if (!current) return 'not_found';
     if (current.consumedAt) return 'already_used';
     if (current.expiresAt <= now) return 'expired';

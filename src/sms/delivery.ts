@@ -1,13 +1,18 @@
 // Sends one logged SMS through the provider and records the outcome. Safe to run twice for the
 // same message (a replayed job finds it claimed or sent and does nothing); retryable failures are
 // rescheduled with backoff and jitter, honouring Twilio's Retry-After; a code that could only
-// arrive after it expires is never sent.
-import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
+// arrive after it expires is never sent, and a send a crashed worker left unrecorded is looked for
+// at the provider before it is sent again. Every provider call is recorded in sms_delivery_attempts,
+// in the transaction that records its outcome; a failure that says the number cannot take SMS (or
+// its owner refuses it) marks the number in phone_status.
+import { and, eq, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
-import { smsMessages } from '../db/schema.ts';
+import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
+import { findLostSend } from './lost-sends.ts';
+import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
 import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
 import { SenderBusyError } from './sender-throttle.ts';
 
@@ -29,6 +34,11 @@ export function isFinalStatus(status: string): boolean {
 }
 
 type SmsRow = typeof smsMessages.$inferSelect;
+type Attempt = Omit<typeof smsDeliveryAttempts.$inferInsert, 'smsMessageId' | 'attempt' | 'startedAt' | 'finishedAt'>;
+
+function recordAttempt(db: Queryable, row: SmsRow, startedAt: Date, finishedAt: Date, attempt: Attempt) {
+  return db.insert(smsDeliveryAttempts).values({ smsMessageId: row.id, attempt: row.attempts, startedAt, finishedAt, ...attempt });
+}
 
 /** Delay before retry `attempt` (1-based): exponential with full jitter, at least Retry-After. */
 export function retryDelayMs(attempt: number, retryAfterMs: number | null, random: () => number = Math.random): number {
@@ -36,20 +46,20 @@ export function retryDelayMs(attempt: number, retryAfterMs: number | null, rando
   return Math.max(retryAfterMs ?? 0, Math.round(ceiling / 2 + (random() * ceiling) / 2));
 }
 
-async function claim(db: Queryable, messageId: string, now: Date): Promise<SmsRow | undefined> {
-  const [row] = await db
+/**
+ * Claims a message for one send. `lost` is set when the claim takes over from a worker that died
+ * while sending it: its request may have reached Twilio (see lost-sends.ts).
+ */
+async function claim(db: Queryable, messageId: string, now: Date): Promise<{ row: SmsRow; lost: boolean } | undefined> {
+  const claimWhere = (status: SQL | undefined) => db
     .update(smsMessages)
     .set({ status: 'sending', attempts: sql`${smsMessages.attempts} + 1`, updatedAt: now })
-    .where(and(
-      eq(smsMessages.id, messageId),
-      isNull(smsMessages.twilioSid),
-      or(
-        inArray(smsMessages.status, ['pending', 'retrying']),
-        and(eq(smsMessages.status, 'sending'), lt(smsMessages.updatedAt, new Date(now.getTime() - STALE_CLAIM_MS))),
-      ),
-    ))
+    .where(and(eq(smsMessages.id, messageId), isNull(smsMessages.twilioSid), status))
     .returning();
-  return row;
+  const [row] = await claimWhere(inArray(smsMessages.status, ['pending', 'retrying']));
+  if (row) return { row, lost: false };
+  const [stale] = await claimWhere(and(eq(smsMessages.status, 'sending'), lt(smsMessages.updatedAt, new Date(now.getTime() - STALE_CLAIM_MS))));
+  return stale && { row: stale, lost: true };
 }
 
 /** Runs the send job of one message. */
@@ -65,9 +75,18 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
     return;
   }
   const now = ctx.clock.now();
-  const row = await claim(ctx.db, messageId, now);
-  if (!row) return; // already sent, settled, or being sent by another worker
+  const claimed = await claim(ctx.db, messageId, now);
+  if (!claimed) return; // already sent, settled, or being sent by another worker
+  const { row } = claimed;
   const log = ctx.logger.child({ messageId, type: row.type });
+  if (claimed.lost) {
+    const found = await findLostSend(ctx, row);
+    if (found) {
+      await recordAccepted(ctx, row, found, now, { errorKind: 'recovered', errorMessage: 'accepted by Twilio before the worker that sent it was lost' });
+      log.warn({ sid: found.sid }, 'sms sent by a lost worker found at the provider; not sent again');
+      return;
+    }
+  }
 
   if (row.sendBefore && now >= row.sendBefore) {
     await settle(ctx.db, messageId, { status: 'expired', errorMessage: 'Not sent: it could only arrive after the code expired.', updatedAt: now });
@@ -90,29 +109,38 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
       validityPeriodSeconds: row.sendBefore ? Math.max(1, Math.ceil((row.sendBefore.getTime() - now.getTime()) / 1000)) : undefined,
     });
     stopTimer({ outcome: 'accepted' });
-    await ctx.db.transaction(async (tx) => {
-      await tx.update(smsMessages).set({ ...fromSent(sent), sentAt: sent.dateCreated ?? now, updatedAt: ctx.clock.now() }).where(eq(smsMessages.id, messageId));
-      if (!isFinalStatus(sent.status)) {
-        await ctx.jobs.send(tx, 'sms.status', { messageId, attempt: 1 }, { startAfter: 2 });
-      }
-    });
-    ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
-    ctx.metrics.smsEstimatedCost.inc({ type: row.type }, Number(row.priceEstimate));
+    await recordAccepted(ctx, row, sent, now, {});
     log.info({ sid: sent.sid, status: sent.status, segments: sent.segments }, 'sms accepted by provider');
   } catch (error) {
     stopTimer({ outcome: 'error' });
-    await recordFailure(ctx, lane, row, error);
+    await recordFailure(ctx, lane, row, now, error);
   }
 }
 
-async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, error: unknown): Promise<void> {
+async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    await tx.update(smsMessages).set({ ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: ctx.clock.now() }).where(eq(smsMessages.id, row.id));
+    await recordAttempt(tx, row, startedAt, ctx.clock.now(), { outcome: 'accepted', ...note });
+    if (!isFinalStatus(sent.status)) {
+      await ctx.jobs.send(tx, 'sms.status', { messageId: row.id, attempt: 1 }, { startAfter: 2 });
+    }
+  });
+  ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
+  ctx.metrics.smsEstimatedCost.inc({ type: row.type }, Number(row.priceEstimate));
+}
+
+async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, startedAt: Date, error: unknown): Promise<void> {
   const log = ctx.logger.child({ messageId: row.id, type: row.type });
   if (!(error instanceof SmsProviderError)) {
     // A bug or a database failure: put the message back and let the job queue retry it.
-    await settle(ctx.db, row.id, { status: 'retrying', updatedAt: ctx.clock.now() });
+    await ctx.db.transaction(async (tx) => {
+      await settle(tx, row.id, { status: 'retrying', updatedAt: ctx.clock.now() });
+      await recordAttempt(tx, row, startedAt, ctx.clock.now(), { outcome: 'retry', errorKind: 'internal', errorMessage: (error as Error).message });
+    }).catch((recordError: unknown) => log.error({ err: recordError }, 'could not record the failed attempt'));
     throw error;
   }
   const now = ctx.clock.now();
+  const attempt = { twilioCode: error.twilioCode, errorKind: error.kind, errorMessage: error.userMessage };
   const delay = retryDelayMs(row.attempts, error.retryAfterMs);
   const retryAt = new Date(now.getTime() + delay);
   const canRetry = error.retryable && row.attempts < MAX_SEND_ATTEMPTS && (!row.sendBefore || retryAt < row.sendBefore);
@@ -120,14 +148,19 @@ async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, error:
   if (canRetry) {
     await ctx.db.transaction(async (tx) => {
       await tx.update(smsMessages).set({ status: 'retrying', ...failure }).where(eq(smsMessages.id, row.id));
+      await recordAttempt(tx, row, startedAt, now, { outcome: 'retry', ...attempt });
       await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: new Date(retryAt) });
     });
     log.warn({ kind: error.kind, twilioCode: error.twilioCode, retryInMs: delay, attempt: row.attempts }, 'sms send failed; retrying');
     return;
   }
-  await settle(ctx.db, row.id, { status: 'failed', ...failure });
+  const marked = await ctx.db.transaction(async (tx) => {
+    await settle(tx, row.id, { status: 'failed', ...failure });
+    await recordAttempt(tx, row, startedAt, now, { outcome: 'failed', ...attempt });
+    return markPhoneFromFailure(tx, row.toNumber, error.twilioCode, now);
+  });
   ctx.metrics.smsSent.inc({ type: row.type, status: 'failed' });
-  log.error({ kind: error.kind, twilioCode: error.twilioCode, attempt: row.attempts }, 'sms send failed');
+  log.error({ kind: error.kind, twilioCode: error.twilioCode, attempt: row.attempts, phoneMarked: marked }, 'sms send failed');
 }
 
 function settle(db: Queryable, id: string, values: Partial<typeof smsMessages.$inferInsert>) {
@@ -168,6 +201,9 @@ export async function refreshSmsStatus(ctx: AppContext, messageId: string, attem
   const sent = await ctx.provider.fetchMessage(row.twilioSid);
   await ctx.db.transaction(async (tx) => {
     await applyProviderStatus(tx, messageId, sent, ctx.clock.now());
+    // The carrier's verdict on the number: a delivery lifts a mark, a lasting failure sets one.
+    if (sent.status === 'delivered') await clearPhoneStatus(tx, row.toNumber);
+    else if (isFinalStatus(sent.status)) await markPhoneFromFailure(tx, row.toNumber, sent.errorCode, ctx.clock.now());
     if (!isFinalStatus(sent.status) && attempt < MAX_STATUS_CHECKS) {
       await ctx.jobs.send(tx, 'sms.status', { messageId, attempt: attempt + 1 }, { startAfter: Math.min(60, 2 ** attempt) });
     }

@@ -56,10 +56,17 @@ export interface SenderNumber {
   capabilities: { sms: boolean; mms: boolean; voice: boolean };
 }
 
+/** A message as a list of the account's messages shows it, body included. */
+export interface ListedMessage extends SentMessage {
+  body: string;
+}
+
 export interface SmsProvider {
   readonly name: string;
   send(request: SendRequest): Promise<SentMessage>;
   fetchMessage(sid: string): Promise<SentMessage>;
+  /** The account's latest messages to one number, newest first (finding a send a crash left unrecorded). */
+  listMessagesTo(to: string, limit: number): Promise<ListedMessage[]>;
   fetchAccount(): Promise<ProviderAccount>;
   fetchBalance(): Promise<ProviderBalance>;
   listSenderNumbers(): Promise<SenderNumber[]>;

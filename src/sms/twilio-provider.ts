@@ -218,6 +218,11 @@ export function createTwilioProvider(options: TwilioProviderOptions): SmsProvide
 
     fetchMessage: (sid: string) => call(async () => toSentMessage(await account.messages(sid).fetch())),
 
+    listMessagesTo: (to: string, limit: number) => call(async () => {
+      const listed = await account.messages.list({ to, limit, pageSize: Math.min(limit, 1000) });
+      return listed.map((m) => ({ ...toSentMessage(m), body: m.body }));
+    }),
+
     fetchAccount: () => call(async (): Promise<ProviderAccount> => {
       const fetched = await account.fetch();
       return {

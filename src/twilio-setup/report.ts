@@ -121,6 +121,8 @@ export function checkFromError(name: string, error: unknown, context: string): C
         return failed(name, 'unknown_user', error.userMessage, 'Check the username, or create the user with `npx dominion createuser`.');
       case 'no_phone_number':
         return failed(name, 'no_phone_number', error.userMessage, 'Add one with `npx dominion users set-phone USERNAME NUMBER`.');
+      case 'sms_rate_limited':
+        return failed(name, 'rate_limited', error.userMessage, 'Wait until the time given; the limits (CODE_NUMBER_LIMIT, CODE_IP_LIMIT, CODE_COUNTRY_HOURLY_LIMIT) protect against SMS pumping.');
       case 'config_invalid':
         return failed(name, 'invalid_configuration', error.userMessage, 'Fix the setting named above in .env or the environment.');
       case 'database_locked':

@@ -3,6 +3,7 @@
 // message log until the worker is done with it (or, with --wait, until Twilio's final status).
 import type { AppContext } from '../context.ts';
 import { sendLoginCode, type LoginCodeSent } from '../auth/two-factor.ts';
+import { waitForNotification } from '../notifications/follow.ts';
 import { notifyUser, type NotificationQueued } from '../notifications/send.ts';
 import { queueSms } from '../sms/outbox.ts';
 import { normalisePhoneNumber, type NormalisedPhoneNumber } from '../sms/phone.ts';
@@ -166,6 +167,18 @@ export async function sendNotificationTest(ctx: SendContext, username: string, w
   } catch (error) {
     return { checks: [checkFromError(name, error, `${username}'s phone number`)] };
   }
-  const followed = await follow(ctx, name, 'Security notification', `to ${username} at ${queued.destination}`, queued.messageId, wait);
-  return { checks: followed.checks, message: info('new_device_login', queued.destination, followed.entry) };
+  const destination = queued.destination ?? '';
+  // The worker's policy step queues the SMS (or moves or holds it, saying why); wait for it first.
+  const sms = queued.notifications.find((n) => n.channel === 'sms');
+  const decided = sms && (await waitForNotification(ctx, sms.id, { timeoutMs: wait.timeoutMs }));
+  if (!decided?.row.smsMessageId) {
+    const what = !decided ? `${username} gets this alert by email only (their preference)`
+      : decided.timedOut ? `still ${decided.row.status} after ${wait.timeoutMs / 1000} s: no worker took it`
+      : `not sent by SMS: ${decided.row.status}${decided.row.reason ? ` (${decided.row.reason})` : ''}`;
+    return { checks: [failed(name, 'delivery_failed', `Security notification to ${username} at ${destination}: ${what}.`,
+      decided?.timedOut ? 'Start the server (`npm start`) or a worker (`npx dominion worker`), then try again.' : 'Read the reason above: the notification policy decided it.',
+      { title: 'Message not sent' })] };
+  }
+  const followed = await follow(ctx, name, 'Security notification', `to ${username} at ${destination}`, decided.row.smsMessageId, wait);
+  return { checks: followed.checks, message: info('new_device_login', destination, followed.entry) };
 }

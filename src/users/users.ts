@@ -47,29 +47,50 @@ export function normaliseUserPhone(config: AppContext['config'], input: string):
   return normalisePhoneNumber(input, phonePolicyFor(config)).e164;
 }
 
-export async function createUser(ctx: UsersContext, input: NewUser): Promise<UserSummary> {
+/** A new user's row values, checked and with the password hashed: ready for insertUser. */
+export interface CheckedNewUser {
+  username: string;
+  email: string | null;
+  phoneNumber: string | null;
+  passwordHash: string;
+  isStaff: boolean;
+}
+
+/** Checks a new user's username, email, phone and password, and hashes the password. */
+export async function checkNewUser(config: AppContext['config'], input: NewUser): Promise<CheckedNewUser> {
   checkUsername(input.username);
   const email = input.email?.trim() || null;
   if (email !== null && !EMAIL.test(email)) throw new AppError('validation_failed', `Invalid email address "${email}".`);
-  const phoneNumber = input.phone?.trim() ? normaliseUserPhone(ctx.config, input.phone) : null;
+  const phoneNumber = input.phone?.trim() ? normaliseUserPhone(config, input.phone) : null;
   checkPasswordStrength(input.password, { username: input.username });
-  const passwordHash = await hashPassword(input.password);
+  return { username: input.username, email, phoneNumber, passwordHash: await hashPassword(input.password), isStaff: input.isStaff ?? false };
+}
+
+/**
+ * Inserts a checked user and their profile in the caller's transaction. Throws AppError 'conflict'
+ * when the username or email is taken. An inactive user cannot sign in until activated.
+ */
+export async function insertUser(tx: Queryable, user: CheckedNewUser, options: { isActive: boolean; now: Date }): Promise<UserSummary> {
+  if (await findUserByUsername(tx, user.username)) {
+    throw new AppError('conflict', `A user named "${user.username}" already exists.`);
+  }
+  if (user.email !== null && (await tx.select({ id: users.id }).from(users).where(eq(users.email, user.email))).length) {
+    throw new AppError('conflict', `Another user already has the email address ${user.email}.`);
+  }
+  const [row] = await tx
+    .insert(users)
+    .values({ username: user.username, email: user.email, passwordHash: user.passwordHash, isStaff: user.isStaff, isActive: options.isActive, createdAt: options.now })
+    .returning();
+  if (!row) throw new Error('insert returned no row');
+  await tx.insert(userProfiles).values({ userId: row.id, phoneNumber: user.phoneNumber, updatedAt: options.now });
+  return { id: row.id, username: row.username, email: row.email, isStaff: row.isStaff, isActive: row.isActive, phoneNumber: user.phoneNumber, phoneVerifiedAt: null };
+}
+
+/** Creates an active user (staff and CLI path; customers register through src/users/registration.ts). */
+export async function createUser(ctx: UsersContext, input: NewUser): Promise<UserSummary> {
+  const user = await checkNewUser(ctx.config, input);
   const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
-    if (await findUserByUsername(tx, input.username)) {
-      throw new AppError('conflict', `A user named "${input.username}" already exists.`);
-    }
-    if (email !== null && (await tx.select({ id: users.id }).from(users).where(eq(users.email, email))).length) {
-      throw new AppError('conflict', `Another user already has the email address ${email}.`);
-    }
-    const [user] = await tx
-      .insert(users)
-      .values({ username: input.username, email, passwordHash, isStaff: input.isStaff ?? false, createdAt: now })
-      .returning();
-    if (!user) throw new Error('insert returned no row');
-    await tx.insert(userProfiles).values({ userId: user.id, phoneNumber, updatedAt: now });
-    return { id: user.id, username: user.username, email: user.email, isStaff: user.isStaff, isActive: user.isActive, phoneNumber, phoneVerifiedAt: null };
-  });
+  return ctx.db.transaction((tx) => insertUser(tx, user, { isActive: true, now }));
 }
 
 /** The user and their profile's phone number, or undefined. */

@@ -17,11 +17,13 @@ const PHONE = '+14155552671';
 const clock = new HeldClock('2026-11-25T15:00:00Z');
 let t: TestContext;
 let userId: string;
+let otherUserId: string;
 
 before(async () => {
   t = await createTestContext({ clock });
   await startWorker(t.ctx);
   userId = (await createUser(t.ctx, { username: 'testuser', password: 'correct horse battery', phone: PHONE })).id;
+  otherUserId = (await createUser(t.ctx, { username: 'other', password: 'correct horse battery', phone: '+14155552672' })).id;
 });
 
 after(async () => {
@@ -59,23 +61,24 @@ describe('sendLoginCode', () => {
     assert.ok(!(await t.readLog()).includes(code), 'the code never reaches the log file');
   });
 
-  it('accepts the right code once (single use)', async () => {
+  it('accepts the right code once (single use), and only for its own user', async () => {
     const { sent, code } = await sendAndReceive();
-    assert.equal(await checkLoginCode(t.ctx, sent.challengeId, code), 'ok');
-    assert.equal(await checkLoginCode(t.ctx, sent.challengeId, code), 'already_used');
+    assert.equal(await checkLoginCode(t.ctx, otherUserId, sent.challengeId, code), 'not_found', "another user's challenge");
+    assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, code), 'ok');
+    assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, code), 'already_used');
   });
 
   it('refuses the right code after it expired (held clock, 5 minutes)', async () => {
     const { sent, code } = await sendAndReceive();
     clock.advance(5 * 60_000);
-    assert.equal(await checkLoginCode(t.ctx, sent.challengeId, code), 'expired');
+    assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, code), 'expired');
   });
 
   it('refuses the right code after 5 wrong attempts', async () => {
     const { sent, code } = await sendAndReceive();
     const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-    for (let i = 0; i < 5; i++) assert.equal(await checkLoginCode(t.ctx, sent.challengeId, wrong), 'wrong_code');
-    assert.equal(await checkLoginCode(t.ctx, sent.challengeId, code), 'too_many_attempts');
+    for (let i = 0; i < 5; i++) assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, wrong), 'wrong_code');
+    assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, code), 'too_many_attempts');
   });
 });
 

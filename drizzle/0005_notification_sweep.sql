@@ -1,0 +1,1 @@
+CREATE INDEX "notifications_open_idx" ON "notifications" USING btree (coalesce("hold_until", "updated_at")) WHERE "notifications"."status" in ('pending', 'held', 'sending');

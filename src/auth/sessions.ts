@@ -1,0 +1,73 @@
+// Signed-in sessions as opaque bearer tokens: 32 random bytes given to the client once, only
+// their SHA-256 stored; revocable, expiring. And the devices a user has signed in from.
+import { createHash, randomBytes } from 'node:crypto';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import type { Queryable } from '../db/connection.ts';
+import { devices, sessions, users } from '../db/schema.ts';
+
+/** A session lasts 12 hours from sign-in; then the customer signs in again. */
+export const SESSION_TTL_MS = 12 * 60 * 60_000;
+
+export interface NewSession {
+  /** The bearer token: shown once, never stored. */
+  token: string;
+  expiresAt: Date;
+}
+
+/** The signed-in user a valid token stands for. */
+export interface SessionUser {
+  sessionId: string;
+  userId: string;
+  username: string;
+  isStaff: boolean;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** A device as login sees it: a hash of the user agent and the app's device id, and a label for alerts. */
+export interface Device {
+  fingerprint: string;
+  label: string;
+}
+
+export function deviceOf(userAgent: string | undefined, deviceId: string | undefined): Device {
+  const agent = (userAgent ?? '').slice(0, 512);
+  const fingerprint = createHash('sha256').update(`${agent}\n${deviceId ?? ''}`).digest('hex');
+  // The alert names the device as its browser or app does; a bare product token, trimmed.
+  const label = agent.split(/[\s(]/)[0]?.slice(0, 40) || 'an unknown device';
+  return { fingerprint, label };
+}
+
+export async function createSession(db: Queryable, userId: string, device: Device, now: Date): Promise<NewSession> {
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+  await db.insert(sessions).values({ userId, tokenHash: hashToken(token), deviceFingerprint: device.fingerprint, createdAt: now, expiresAt });
+  return { token, expiresAt };
+}
+
+/** The user of a live session (not revoked, not expired, user active), or undefined. */
+export async function findSessionUser(db: Queryable, token: string, now: Date): Promise<SessionUser | undefined> {
+  const [row] = await db
+    .select({ sessionId: sessions.id, userId: users.id, username: users.username, isStaff: users.isStaff })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(and(eq(sessions.tokenHash, hashToken(token)), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), eq(users.isActive, true)));
+  return row;
+}
+
+export async function revokeSession(db: Queryable, sessionId: string, now: Date): Promise<void> {
+  await db.update(sessions).set({ revokedAt: now }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+/** Records a sign-in from a device; true when this user had never signed in from it before. */
+export async function rememberDevice(db: Queryable, userId: string, device: Device, now: Date): Promise<boolean> {
+  const inserted = await db
+    .insert(devices)
+    .values({ userId, fingerprint: device.fingerprint, label: device.label, firstSeen: now, lastSeen: now })
+    .onConflictDoUpdate({ target: [devices.userId, devices.fingerprint], set: { lastSeen: now } })
+    // xmax = 0 only on a freshly inserted row: the way PostgreSQL tells insert from update.
+    .returning({ isNew: sql<boolean>`(xmax = 0)` });
+  return inserted[0]?.isNew ?? false;
+}

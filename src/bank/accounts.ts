@@ -1,0 +1,86 @@
+// Customer accounts and the bank's cash accounts: opening, finding (a customer only ever finds
+// their own), and locking rows for a money movement. Balances are integer minor units.
+import { randomInt } from 'node:crypto';
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { Queryable } from '../db/connection.ts';
+import { isUuid } from '../db/ids.ts';
+import { accounts } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+
+export type AccountRow = typeof accounts.$inferSelect;
+
+/** What a customer sees of an account. */
+export interface AccountView {
+  id: string;
+  /** Ten digits. */
+  number: string;
+  currency: string;
+  balanceMinor: number;
+  createdAt: string;
+}
+
+const CURRENCY = /^[A-Z]{3}$/;
+const SUPPORTED_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
+export function accountView(row: AccountRow): AccountView {
+  return { id: row.id, number: row.number, currency: row.currency, balanceMinor: row.balanceMinor, createdAt: row.createdAt.toISOString() };
+}
+
+/** One message for "not yours" and "does not exist", so an answer never tells which. */
+export function accountNotFound(): AppError {
+  return new AppError('not_found', 'No such account among yours. Check the account id (GET /api/accounts lists your accounts).');
+}
+
+export function checkCurrency(currency: string): string {
+  if (!CURRENCY.test(currency) || !SUPPORTED_CURRENCIES.has(currency)) {
+    throw new AppError('validation_failed', `Unknown currency "${currency}": use an ISO 4217 code in capitals, e.g. USD.`);
+  }
+  return currency;
+}
+
+/** Opens a customer account with a zero balance and a fresh ten-digit number. */
+export async function openAccount(db: Queryable, userId: string, currency: string, now: Date): Promise<AccountView> {
+  checkCurrency(currency);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const number = String(randomInt(1_000_000_000, 10_000_000_000));
+    const [row] = await db
+      .insert(accounts)
+      .values({ userId, kind: 'customer', number, currency, createdAt: now })
+      .onConflictDoNothing()
+      .returning();
+    if (row) return accountView(row);
+  }
+  throw new Error('could not draw an unused account number in 5 tries');
+}
+
+export async function listAccounts(db: Queryable, userId: string): Promise<AccountView[]> {
+  const rows = await db.select().from(accounts).where(eq(accounts.userId, userId)).orderBy(asc(accounts.createdAt), asc(accounts.id));
+  return rows.map(accountView);
+}
+
+/** The user's own account, or AppError 'not_found' (the same for another customer's account). */
+export async function requireOwnAccount(db: Queryable, userId: string, accountId: string): Promise<AccountRow> {
+  if (!isUuid(accountId)) throw accountNotFound();
+  const [row] = await db.select().from(accounts).where(and(eq(accounts.id, accountId), eq(accounts.userId, userId)));
+  if (!row) throw accountNotFound();
+  return row;
+}
+
+/** The bank's cash account of a currency, created on first use. */
+export async function cashAccountId(db: Queryable, currency: string, now: Date): Promise<string> {
+  await db.insert(accounts).values({ userId: null, kind: 'cash', number: `cash-${currency}`, currency, createdAt: now }).onConflictDoNothing();
+  const [row] = await db.select({ id: accounts.id }).from(accounts).where(and(eq(accounts.kind, 'cash'), eq(accounts.currency, currency)));
+  if (!row) throw new Error(`no cash account for ${currency}`);
+  return row.id;
+}
+
+/**
+ * Locks the accounts for a movement, always in id order so two movements over the same accounts
+ * wait for each other instead of deadlocking. Missing ids are simply absent from the map.
+ */
+export async function lockAccounts(db: Queryable, ids: readonly string[]): Promise<Map<string, AccountRow>> {
+  const valid = [...new Set(ids)].filter(isUuid).sort();
+  if (!valid.length) return new Map();
+  const rows = await db.select().from(accounts).where(inArray(accounts.id, valid)).orderBy(asc(accounts.id)).for('update');
+  return new Map(rows.map((r) => [r.id, r]));
+}

@@ -1,0 +1,88 @@
+// What permanent delivery failures taught us about a phone number: its owner opted out (replied
+// STOP to us, or blocks us) or it cannot receive SMS at all. Notifications for a marked number go
+// by email instead of being sent to fail again. Kept per number, not per customer, so a customer
+// who changes their number starts clean; a later delivered message lifts the mark (they texted
+// START, or the carrier fixed it).
+import { eq } from 'drizzle-orm';
+import type { Config } from '../config.ts';
+import type { Queryable } from '../db/connection.ts';
+import { phoneStatus } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
+import { normalisePhoneNumber, type NormalisedPhoneNumber } from './phone.ts';
+import { phonePolicyFor } from './phone-policy.ts';
+import { explainTwilioError } from './twilio-errors.ts';
+
+/** Refused by the recipient: 21610 replied STOP, 30004 blocked by them or their carrier. */
+const OPTED_OUT: ReadonlySet<number> = new Set([21610, 30004]);
+/**
+ * The number cannot take SMS: invalid, not mobile, unknown to the carrier, landline. 30003
+ * (handset off or out of coverage) is left out on purpose: it passes when the phone is back.
+ */
+const UNREACHABLE: ReadonlySet<number> = new Set([21211, 21217, 21407, 21421, 21612, 21614, 30005, 30006]);
+
+export type PhoneProblem = 'opted_out' | 'unreachable';
+
+export interface PhoneStatus {
+  phoneNumber: string;
+  optedOutAt: Date | null;
+  unreachableAt: Date | null;
+  reason: string | null;
+}
+
+export function phoneProblemOf(twilioCode: number | null): PhoneProblem | undefined {
+  if (twilioCode === null) return undefined;
+  if (OPTED_OUT.has(twilioCode)) return 'opted_out';
+  if (UNREACHABLE.has(twilioCode)) return 'unreachable';
+  return undefined;
+}
+
+/** Marks the number when the failure says something lasting about it; returns what was marked. */
+export async function markPhoneFromFailure(db: Queryable, phoneNumber: string, twilioCode: number | null, now: Date): Promise<PhoneProblem | undefined> {
+  const problem = phoneProblemOf(twilioCode);
+  if (!problem) return undefined;
+  const reason = `${twilioCode} ${explainTwilioError(twilioCode!)?.title ?? ''}`.trim();
+  const set = problem === 'opted_out' ? { optedOutAt: now, reason, updatedAt: now } : { unreachableAt: now, reason, updatedAt: now };
+  await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set });
+  return problem;
+}
+
+export async function findPhoneStatus(db: Queryable, phoneNumber: string): Promise<PhoneStatus | undefined> {
+  const [row] = await db.select().from(phoneStatus).where(eq(phoneStatus.phoneNumber, phoneNumber));
+  return row;
+}
+
+/** The problem that stops notification SMS to this number, if any. */
+export function problemOf(status: PhoneStatus | undefined): PhoneProblem | undefined {
+  if (status?.optedOutAt) return 'opted_out';
+  if (status?.unreachableAt) return 'unreachable';
+  return undefined;
+}
+
+/** A message reached the number: whatever was marked no longer holds. */
+export async function clearPhoneStatus(db: Queryable, phoneNumber: string): Promise<void> {
+  await db.delete(phoneStatus).where(eq(phoneStatus.phoneNumber, phoneNumber));
+}
+
+/** Why a customer's phone cannot take a notification SMS now. */
+export type UnusablePhone = 'no_phone_number' | 'phone_not_allowed' | 'phone_opted_out' | 'phone_unreachable';
+
+/**
+ * The customer's number normalised, if it may be texted now; else why not. `known` is the number's
+ * phone_status row when the caller already read it (undefined: none), saving the read.
+ */
+export async function usablePhoneNumber(
+  db: Queryable, config: Config, phoneNumber: string | null, known?: { status: PhoneStatus | undefined },
+): Promise<NormalisedPhoneNumber | UnusablePhone> {
+  if (!phoneNumber) return 'no_phone_number';
+  let phone: NormalisedPhoneNumber;
+  try {
+    // Re-checked at each send: a number stored before the allowed countries changed is refused.
+    phone = normalisePhoneNumber(phoneNumber, phonePolicyFor(config));
+  } catch (error) {
+    if (error instanceof AppError) return 'phone_not_allowed';
+    throw error;
+  }
+  const status = known && phone.e164 === phoneNumber ? known.status : await findPhoneStatus(db, phone.e164);
+  const problem = problemOf(status);
+  return problem ? `phone_${problem}` : phone;
+}

@@ -1,0 +1,114 @@
+// Email as the alternative channel, through a real SMTP server on loopback: a number that failed
+// for good (opted out, not a mobile) is marked and the next notification goes by email; without
+// an address the outcome is recorded with its reason (failed for a critical alert, never silent).
+// Every provider call is recorded; the SMTP server's "try later" is retried, its "no" recorded.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eq, inArray } from 'drizzle-orm';
+import { phoneStatus, smsDeliveryAttempts } from '../../src/db/schema.ts';
+import { sendEmailNotification } from '../../src/notifications/email.ts';
+import { setPreference } from '../../src/notifications/preferences.ts';
+import { eventually } from '../helpers/context.ts';
+import {
+  addCustomer, mailArrived, notify, openPipeline, setClock, settled, smsArrived, smsRowsOf, type PipelineFixture,
+} from './pipeline-fixture.ts';
+
+const DAYTIME = '2026-11-25T15:00:00Z';
+
+describe('email as the alternative channel', () => {
+  let f: PipelineFixture;
+  before(async () => {
+    f = await openPipeline();
+  });
+  after(() => f.close());
+
+  async function failedSms(userId: string, count: number) {
+    return eventually(async () => {
+      const rows = await smsRowsOf(f.t, userId);
+      return rows.filter((r) => r.status === 'failed').length >= count ? rows : undefined;
+    }, 15_000, 'the SMS to fail');
+  }
+
+  it('an opted-out number (21610) is marked from the failure; the next notification goes by email', async () => {
+    setClock(f.clock, DAYTIME);
+    const { t } = f;
+    const c = await addCustomer(t, { phone: '+15005550004' });
+    await notify(t, c.id, 'transfer_sent');
+    const [failed] = await failedSms(c.id, 1);
+    assert.equal(failed?.errorCode, 21610);
+    const attempts = await t.ctx.db.select().from(smsDeliveryAttempts).where(eq(smsDeliveryAttempts.smsMessageId, failed.id));
+    assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.twilioCode, a.errorKind]), [[1, 'failed', 21610, 'opted_out']]);
+    const [marked] = await t.ctx.db.select().from(phoneStatus).where(eq(phoneStatus.phoneNumber, '+15005550004'));
+    assert.ok(marked?.optedOutAt);
+    assert.equal(marked.reason, '21610 Recipient Opted Out');
+
+    await notify(t, c.id, 'transfer_sent');
+    const [mail] = await mailArrived(f.smtp, c.email, 1);
+    assert.equal(mail?.subject, 'Transfer sent');
+    const rows = await settled(t, c.id);
+    assert.deepEqual(rows.map((r) => [r.channel, r.status, r.reason]).sort(), [
+      ['email', 'sent', 'moved_to_email: phone_opted_out'],
+      ['sms', 'queued', null],
+      ['sms', 'skipped', 'moved_to_email: phone_opted_out'],
+    ]);
+    assert.equal((await smsRowsOf(t, c.id)).length, 1, 'no second SMS to the opted-out number');
+  });
+
+  it('an unreachable number (21614) without an email address: a critical alert fails with its reason, others are skipped', async () => {
+    setClock(f.clock, DAYTIME);
+    const { t } = f;
+    const c = await addCustomer(t, { phone: '+15005550009', email: null });
+    await notify(t, c.id, 'transfer_sent');
+    await failedSms(c.id, 1);
+    await notify(t, c.id, 'transfer_sent');
+    await notify(t, c.id, 'suspicious_activity');
+    const rows = await settled(t, c.id);
+    assert.deepEqual(rows.map((r) => [r.type, r.channel, r.status, r.reason ?? '']).sort(), [
+      ['suspicious_activity', 'email', 'skipped', 'no_email_address'],
+      ['suspicious_activity', 'sms', 'failed', 'phone_unreachable'],
+      ['transfer_sent', 'sms', 'queued', ''],
+      ['transfer_sent', 'sms', 'skipped', 'phone_unreachable'],
+    ]);
+  });
+
+  it('every provider call is recorded: an accepted send has its attempt row', async () => {
+    setClock(f.clock, DAYTIME);
+    const { t } = f;
+    const c = await addCustomer(t);
+    await notify(t, c.id, 'transfer_sent');
+    await smsArrived(t, c.phone, 1);
+    const ids = (await smsRowsOf(t, c.id)).map((m) => m.id);
+    const attempts = await eventually(async () => {
+      const rows = await t.ctx.db.select().from(smsDeliveryAttempts).where(inArray(smsDeliveryAttempts.smsMessageId, ids));
+      return rows.length ? rows : undefined;
+    });
+    assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.twilioCode]), [[1, 'accepted', null]]);
+  });
+
+  it('an SMTP "try later" (451) is retried and then sent; a "no" (550) is recorded as failed with the answer', async () => {
+    setClock(f.clock, DAYTIME);
+    const { t } = f;
+    f.smtp.busy = true;
+    const busy = await addCustomer(t, { email: 'ana@busy.test' });
+    const bounce = await addCustomer(t, { email: 'bob@bounce.test' });
+    for (const c of [busy, bounce]) await setPreference(t.ctx.db, c.id, 'transfer_sent', { sms: false, email: true });
+    const queued = await notify(t, busy.id, 'transfer_sent');
+    await notify(t, bounce.id, 'transfer_sent');
+    const [waiting] = await eventually(async () => {
+      const rows = await settled(t, busy.id);
+      return rows[0]?.status === 'held' ? rows : undefined;
+    });
+    assert.match(waiting?.reason ?? '', /^email_retry: Email not sent: the mail server answered 451/);
+    const [refused] = await settled(t, bounce.id);
+    assert.equal(refused?.status, 'failed');
+    assert.match(refused?.reason ?? '', /^email_failed: .*550/);
+
+    f.smtp.busy = false;
+    setClock(f.clock, waiting!.holdUntil!.toISOString());
+    const id = queued.notifications[0]!.id;
+    assert.equal(await sendEmailNotification(t.ctx, id), 'sent');
+    assert.equal(await sendEmailNotification(t.ctx, id), undefined, 'a replay sends nothing');
+    await mailArrived(f.smtp, 'ana@busy.test', 1);
+    assert.equal(f.smtp.to('ana@busy.test').length, 1);
+  });
+});

@@ -1,0 +1,47 @@
+// A send a crashed worker left unrecorded: the message is 'sending' with no SID. The worker that
+// takes it over looks for it at the provider first: found (Twilio had accepted it), it is recorded
+// and not sent again; not found (the request never got there), it is sent, once.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { smsDeliveryAttempts, smsMessages } from '../../src/db/schema.ts';
+import { deliverSms } from '../../src/sms/delivery.ts';
+import { queueSms } from '../../src/sms/outbox.ts';
+import { createTestContext, type TestContext } from '../helpers/context.ts';
+
+describe('sends lost with their worker', () => {
+  let t: TestContext;
+  before(async () => {
+    t = await createTestContext(); // no worker: the test plays the crashed one
+  });
+  after(() => t.close());
+
+  /** A queued message as a worker killed mid-send leaves it: claimed a minute ago, no SID. */
+  async function lostMessage(body: string, reachedTwilio: boolean) {
+    const queued = await t.ctx.db.transaction((tx) => queueSms(t.ctx, tx, { type: 'transaction', lane: 'sms.standard', to: '+14155552671', body }));
+    if (reachedTwilio) await t.ctx.provider.send({ to: '+14155552671', from: '+15005550006', body });
+    await t.ctx.db.update(smsMessages).set({ status: 'sending', attempts: 1, updatedAt: new Date(Date.now() - 60_000) }).where(eq(smsMessages.id, queued.id));
+    return queued.id;
+  }
+
+  it('finds a send Twilio accepted and records it instead of texting the customer again', async () => {
+    const id = await lostMessage('DominionTrust: lost after Twilio accepted it', true);
+    await deliverSms(t.ctx, 'sms.standard', id);
+    assert.equal(t.sim.messages().filter((m) => m.body === 'DominionTrust: lost after Twilio accepted it').length, 1);
+    const [row] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, id));
+    assert.match(row?.twilioSid ?? '', /^SM/);
+    assert.equal(row?.attempts, 2);
+    const attempts = await t.ctx.db.select().from(smsDeliveryAttempts).where(eq(smsDeliveryAttempts.smsMessageId, id));
+    assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.errorKind]), [[2, 'accepted', 'recovered']]);
+  });
+
+  it('sends a message whose request never reached Twilio, once; an identical body already recorded is not mistaken for it', async () => {
+    const first = await lostMessage('DominionTrust: same words', true);
+    await deliverSms(t.ctx, 'sms.standard', first); // recorded: its SID is taken
+    const second = await lostMessage('DominionTrust: same words', false);
+    await deliverSms(t.ctx, 'sms.standard', second);
+    assert.equal(t.sim.messages().filter((m) => m.body === 'DominionTrust: same words').length, 2);
+    const rows = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.bodyRedacted, 'DominionTrust: same words'));
+    assert.equal(new Set(rows.map((r) => r.twilioSid)).size, 2);
+  });
+});
