@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { rawRows } from '../../src/db/connection.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createTestContext, type TestContext } from '../helpers/context.ts';
-import { customer, type Customer } from '../helpers/customers.ts';
+import { assertLedgerWhole, customer, type Customer } from '../helpers/customers.ts';
 
 const TRANSFERS = 200;
 /** Requests i and i + 100 share a key and a body for i below this: retries racing their original. */
@@ -82,11 +82,6 @@ describe('200 concurrent transfers between 4 accounts', () => {
 
     const [transfers] = await rawRows<{ n: string }>(t.ctx.db, sql`select count(distinct transaction_id) as n from ledger_entries e join money_transactions m on m.id = e.transaction_id where m.kind = 'transfer'`);
     assert.equal(Number(transfers?.n), movedKeys.size, 'one money transaction per key that moved money');
-    const unbalanced = await rawRows(t.ctx.db, sql`select transaction_id from ledger_entries group by transaction_id having sum(amount_minor) <> 0`);
-    assert.deepEqual(unbalanced, []);
-    const drift = await rawRows(t.ctx.db, sql`
-      select a.id from accounts a left join ledger_entries e on e.account_id = a.id
-      group by a.id, a.balance_minor having a.balance_minor <> coalesce(sum(e.amount_minor), 0)`);
-    assert.deepEqual(drift, []);
+    await assertLedgerWhole(t);
   });
 });

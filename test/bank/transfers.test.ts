@@ -3,14 +3,13 @@
 // request: 422), insufficient funds, and another customer's account as 404.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { count, eq, sql } from 'drizzle-orm';
+import { count, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import { rawRows } from '../../src/db/connection.ts';
 import { ledgerEntries } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { createTestContext, type TestContext } from '../helpers/context.ts';
-import { customer, inbox, nextSms, type Customer } from '../helpers/customers.ts';
+import { assertLedgerWhole, customer, inbox, nextSms, type Customer } from '../helpers/customers.ts';
 
 let t: TestContext;
 let app: FastifyInstance;
@@ -141,11 +140,6 @@ describe('POST /api/transfers', () => {
   });
 
   it('keeps the ledger whole: every transaction sums to zero and every balance equals its entries', async () => {
-    const unbalanced = await rawRows(t.ctx.db, sql`select transaction_id from ledger_entries group by transaction_id having sum(amount_minor) <> 0`);
-    assert.deepEqual(unbalanced, []);
-    const drift = await rawRows(t.ctx.db, sql`
-      select a.id from accounts a left join ledger_entries e on e.account_id = a.id
-      group by a.id, a.balance_minor having a.balance_minor <> coalesce(sum(e.amount_minor), 0)`);
-    assert.deepEqual(drift, []);
+    await assertLedgerWhole(t);
   });
 });

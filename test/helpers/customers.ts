@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { createSession, deviceOf } from '../../src/auth/sessions.ts';
 import { createUser, type UserSummary } from '../../src/users/users.ts';
+import { sql } from 'drizzle-orm';
+import { rawRows } from '../../src/db/connection.ts';
 import { eventually, type TestContext } from './context.ts';
 
 export const PASSWORD = 'correct horse battery';
@@ -56,4 +58,14 @@ export async function signIn(
   const done = await app.inject({ method: 'POST', url: '/api/login/verify', headers, payload: { challengeId: started.json<{ challengeId: string }>().challengeId, code } });
   assert.equal(done.statusCode, 200, done.body);
   return done.json<{ token: string; newDevice: boolean }>();
+}
+
+/** The ledger's invariants: every money transaction sums to zero; every balance equals its entries. */
+export async function assertLedgerWhole(t: TestContext): Promise<void> {
+  const unbalanced = await rawRows(t.ctx.db, sql`select transaction_id from ledger_entries group by transaction_id having sum(amount_minor) <> 0`);
+  assert.deepEqual(unbalanced, [], 'every transaction sums to zero');
+  const drift = await rawRows(t.ctx.db, sql`
+    select a.id from accounts a left join ledger_entries e on e.account_id = a.id
+    group by a.id, a.balance_minor having a.balance_minor <> coalesce(sum(e.amount_minor), 0)`);
+  assert.deepEqual(drift, [], 'every balance equals the sum of its entries');
 }
