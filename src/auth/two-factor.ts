@@ -3,8 +3,9 @@
 // operator's test exercises exactly what a customer's login does.
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
-import { createOtpChallenge, OTP_POLICY, verifyOtpCode, type OtpCheck } from '../otp/challenges.ts';
-import { CodeLimitError, notifyUser, recordRefusedCode } from '../notifications/send.ts';
+import { OTP_POLICY, verifyOtpCode, type OtpCheck } from '../otp/challenges.ts';
+import { queueCodeChallenge } from '../otp/send-code.ts';
+import { CodeLimitError, recordRefusedCode } from '../notifications/send.ts';
 import { normalisePhoneNumber } from '../sms/phone.ts';
 import { phonePolicyFor } from '../sms/phone-policy.ts';
 import { findUserById, requirePhoneNumber } from '../users/users.ts';
@@ -49,16 +50,7 @@ export async function sendLoginCode(ctx: LoginContext, userId: string, request: 
 export async function createLoginChallenge(
   ctx: LoginContext, tx: Queryable, input: { userId: string; destination: string; now: Date; ip: string | undefined },
 ): Promise<LoginCodeSent> {
-  const challenge = await createOtpChallenge(tx, { userId: input.userId, purpose: 'login', destination: input.destination, now: input.now });
-  // The text is the two_factor_code template in the customer's language; the worker mints the code.
-  const queued = await notifyUser(ctx, tx, {
-    userId: input.userId,
-    type: 'two_factor_code',
-    values: { minutes: String(OTP_POLICY.ttlMs / 60_000) },
-    otpChallengeId: challenge.id,
-    sendBefore: challenge.expiresAt,
-    ip: input.ip,
-  });
+  const { challenge, queued } = await queueCodeChallenge(ctx, tx, { ...input, purpose: 'login' });
   if (!queued.messageId) throw new Error('a code notification is always queued with its SMS');
   return {
     challengeId: challenge.id,

@@ -8,7 +8,8 @@ import { isUuid } from '../db/ids.ts';
 import { otpChallenges, userProfiles, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { notifyUser } from '../notifications/send.ts';
-import { createOtpChallenge, OTP_POLICY, verifyOtpCode } from '../otp/challenges.ts';
+import { queueCodeChallenge } from '../otp/send-code.ts';
+import { verifyOtpCode } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
 import { checkNewUser, insertUser } from './users.ts';
 
@@ -62,15 +63,7 @@ export async function startRegistration(ctx: RegistrationContext, input: NewCust
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const user = await insertUser(tx, checked, { isActive: false, now });
-    const challenge = await createOtpChallenge(tx, { userId: user.id, purpose: 'phone_verification', destination: phone, now });
-    const queued = await notifyUser(ctx, tx, {
-      userId: user.id,
-      type: 'phone_verification_code',
-      values: { minutes: String(OTP_POLICY.ttlMs / 60_000) },
-      otpChallengeId: challenge.id,
-      sendBefore: challenge.expiresAt,
-      ip: request.ip,
-    });
+    const { challenge, queued } = await queueCodeChallenge(ctx, tx, { userId: user.id, purpose: 'phone_verification', destination: phone, now, ip: request.ip });
     return { userId: user.id, challengeId: challenge.id, destination: queued.destination ?? '', expiresAt: challenge.expiresAt };
   });
 }
