@@ -13,6 +13,8 @@ export const users = pgTable('users', {
   passwordHash: text('password_hash').notNull(),
   isStaff: boolean('is_staff').notNull().default(false),
   isActive: boolean('is_active').notNull().default(true),
+  /** Last password change, for the 'password change then large transfer' suspicious-activity rule. */
+  passwordChangedAt: timestamp('password_changed_at', { withTimezone: true }),
   createdAt: createdAt(),
 });
 
@@ -284,6 +286,10 @@ export const loginFailures = pgTable('login_failures', {
   id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
   userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
   kind: text('kind').notNull(),
+  /** The device the failed attempt came from (SHA-256 fingerprint), when known. */
+  deviceFingerprint: text('device_fingerprint'),
+  /** Whether that device was new to the customer at the time. */
+  newDevice: boolean('new_device').notNull().default(false),
   createdAt: createdAt(),
 }, (t) => [
   index('login_failures_user_idx').on(t.userId, t.createdAt),
@@ -312,6 +318,14 @@ export const accounts = pgTable('accounts', {
   /** ISO 4217, e.g. USD. */
   currency: text('currency').notNull(),
   balanceMinor: bigint('balance_minor', { mode: 'number' }).notNull().default(0),
+  /** Low-balance alert below this balance; null: no alert. */
+  lowBalanceThresholdMinor: bigint('low_balance_threshold_minor', { mode: 'number' }),
+  /** Set when the balance went below the threshold and the alert was raised; cleared when it rises to it again (once per crossing). */
+  lowBalanceAlertedAt: timestamp('low_balance_alerted_at', { withTimezone: true }),
+  /** Large-transaction alert for a movement of at least this amount; null: no alert. */
+  largeTransactionThresholdMinor: bigint('large_transaction_threshold_minor', { mode: 'number' }),
+  /** Transfers out of at least this amount wait for an SMS code bound to amount and payee (PSD2 dynamic linking). */
+  confirmationThresholdMinor: bigint('confirmation_threshold_minor', { mode: 'number' }).notNull().default(100000),
   createdAt: createdAt(),
 }, (t) => [
   index('accounts_user_idx').on(t.userId),
@@ -352,10 +366,147 @@ export const ledgerEntries = pgTable('ledger_entries', {
   check('ledger_entries_nonzero_ck', sql`${t.amountMinor} <> 0`),
 ]);
 
+/**
+ * Every event the bank raises for a customer (security, money, cards, KYC), written in the
+ * transaction of the change that caused it; its notifications are keyed by `event:<id>`.
+ */
+export const bankEvents = pgTable('bank_events', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** e.g. login.new_device, transfer.sent, card.blocked, kyc.approved. */
+  type: text('type').notNull(),
+  /** What happened, without secrets: never a code, a full card or a password. */
+  payload: jsonb('payload').notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  index('bank_events_user_idx').on(t.userId, t.createdAt),
+  index('bank_events_type_idx').on(t.type, t.createdAt),
+]);
+
+/**
+ * A transfer at or above the account's confirmation threshold, waiting for the SMS code bound to
+ * its amount and payee. Confirming it runs the transfer once; the code confirms no other.
+ */
+export const pendingTransfers = pgTable('pending_transfers', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  idempotencyKey: text('idempotency_key').notNull(),
+  requestHash: text('request_hash').notNull(),
+  fromAccountId: uuid('from_account_id').notNull().references(() => accounts.id, { onDelete: 'restrict' }),
+  toAccountId: uuid('to_account_id').notNull().references(() => accounts.id, { onDelete: 'restrict' }),
+  amountMinor: bigint('amount_minor', { mode: 'number' }).notNull(),
+  currency: text('currency').notNull(),
+  /** How the code SMS named the payee, e.g. "account ending 4821". */
+  payeeLabel: text('payee_label').notNull(),
+  otpChallengeId: uuid('otp_challenge_id').references(() => otpChallenges.id, { onDelete: 'set null' }),
+  /** awaiting_confirmation -> confirmed | expired | cancelled | refused */
+  status: text('status').notNull().default('awaiting_confirmation'),
+  /** The money transaction the confirmation made. */
+  moneyTransactionId: uuid('money_transaction_id').references(() => moneyTransactions.id, { onDelete: 'restrict' }),
+  createdAt: createdAt(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+}, (t) => [
+  uniqueIndex('pending_transfers_idempotency_uq').on(t.userId, t.idempotencyKey),
+  index('pending_transfers_user_idx').on(t.userId, t.createdAt),
+  check('pending_transfers_status_ck', sql`${t.status} in ('awaiting_confirmation', 'confirmed', 'expired', 'cancelled', 'refused')`),
+]);
+
+/** A payment card. Never the full number: its last 4 and an opaque token the card processor knows it by. */
+export const cards = pgTable('cards', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  accountId: uuid('account_id').notNull().references(() => accounts.id, { onDelete: 'restrict' }),
+  last4: text('last4').notNull(),
+  /** Random, opaque; stands for the card number at the processor. */
+  token: text('token').notNull().unique(),
+  /** active | blocked | expired */
+  status: text('status').notNull().default('active'),
+  blockedReason: text('blocked_reason'),
+  /** The last day the card is valid (end of its expiry month). */
+  expiresOn: date('expires_on', { mode: 'string' }).notNull(),
+  /** When the 'card expiring' notice went out, so the scheduled job sends it once. */
+  expiringNotifiedAt: timestamp('expiring_notified_at', { withTimezone: true }),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  index('cards_user_idx').on(t.userId),
+  index('cards_expiring_idx').on(t.expiresOn).where(sql`${t.expiringNotifiedAt} is null and ${t.status} = 'active'`),
+  check('cards_status_ck', sql`${t.status} in ('active', 'blocked', 'expired')`),
+  check('cards_last4_ck', sql`${t.last4} ~ '^[0-9]{4}$'`),
+]);
+
+/** A customer's identity check: what they submitted and what staff decided. */
+export const kycSubmissions = pgTable('kyc_submissions', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** submitted -> approved | rejected | more_info_needed (-> submitted again by the customer) */
+  status: text('status').notNull().default('submitted'),
+  fullName: text('full_name').notNull(),
+  dateOfBirth: date('date_of_birth', { mode: 'string' }).notNull(),
+  /** passport | national_id | driving_licence */
+  documentType: text('document_type').notNull(),
+  /** Only the last 4 characters of the document number are kept. */
+  documentLast4: text('document_last4').notNull(),
+  address: text('address').notNull(),
+  /** Staff's note to the customer (what is missing, why rejected). */
+  reviewNote: text('review_note'),
+  reviewedBy: uuid('reviewed_by').references(() => users.id, { onDelete: 'set null' }),
+  reviewedAt: timestamp('reviewed_at', { withTimezone: true }),
+  createdAt: createdAt(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  index('kyc_submissions_user_idx').on(t.userId, t.createdAt),
+  index('kyc_submissions_status_idx').on(t.status, t.createdAt),
+  check('kyc_submissions_status_ck', sql`${t.status} in ('submitted', 'approved', 'rejected', 'more_info_needed')`),
+]);
+
+/** A TOTP authenticator (RFC 6238) enrolled by a customer without reliable signal. */
+export const totpCredentials = pgTable('totp_credentials', {
+  userId: uuid('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  /** The shared secret, encrypted (AES-256-GCM) with the server's data key; never in clear. */
+  secretEncrypted: text('secret_encrypted').notNull(),
+  /** Null until the customer proved their app with a first code. */
+  confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+  /** The last 30-second step accepted: a code is never accepted twice. */
+  lastUsedStep: bigint('last_used_step', { mode: 'number' }),
+  createdAt: createdAt(),
+});
+
+/** Ten single-use backup codes per customer, stored hashed. */
+export const backupCodes = pgTable('backup_codes', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  codeHash: text('code_hash').notNull(),
+  usedAt: timestamp('used_at', { withTimezone: true }),
+  createdAt: createdAt(),
+}, (t) => [index('backup_codes_user_idx').on(t.userId)]);
+
+/** Countries a customer has signed in from, for the 'login from a new country' rule. */
+export const loginCountries = pgTable('login_countries', {
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  /** ISO 3166-1 alpha-2. */
+  country: text('country').notNull(),
+  firstSeen: timestamp('first_seen', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.userId, t.country] })]);
+
+/** SMS replies from customers (STOP, START, HELP, anything else), as Twilio's webhook delivered them. */
+export const smsInbound = pgTable('sms_inbound', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  twilioSid: text('twilio_sid').notNull().unique(),
+  fromNumber: text('from_number').notNull(),
+  toNumber: text('to_number').notNull(),
+  body: text('body').notNull(),
+  /** opt_out | opt_in | help | null for anything else. */
+  keyword: text('keyword'),
+  receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index('sms_inbound_from_idx').on(t.fromNumber, t.receivedAt)]);
+
 export const schema = {
   users, userProfiles, otpChallenges, smsMessages, senderThrottle,
   notificationTemplates, notificationPreferences, notificationSettings, notificationDigestItems,
   notifications, rateLimitCounters, phoneStatus, smsDeliveryAttempts,
   devices, sessions, loginChallenges, loginFailures, loginLockouts, accounts, moneyTransactions, ledgerEntries,
+  bankEvents, pendingTransfers, cards, kycSubmissions, totpCredentials, backupCodes, loginCountries, smsInbound,
 };
 export type Schema = typeof schema;
