@@ -100,9 +100,10 @@ const SPECS: Record<NotificationTypeId, Spec> = {
     ...CODE_TYPE, title: 'Transfer confirmation code',
     variables: [CODE, MINUTES, ABS_AMOUNT, v('payee', 'text', 'who receives the transfer', 'J. Smith')],
   },
+  // Raised by the bank's rules (src/auth/suspicious.ts): what was noticed, in a short phrase.
   suspicious_activity: {
     ...ALERT, title: 'Suspicious activity',
-    variables: [{ ...ABS_AMOUNT, example: { minorUnits: 95000, currency: 'USD' } }, { ...MERCHANT, example: 'Electro World' }, CARD],
+    variables: [v('activity', 'text', 'what the bank noticed, a short phrase', 'a transfer of $2,500.00 soon after a password change'), WHEN],
   },
   new_device_login: {
     ...ALERT, title: 'New-device login',

@@ -85,10 +85,10 @@ describe('default templates', () => {
 
 describe('rendering', () => {
   it('formats money in the locale and shows only the last 4 digits of a full card number', () => {
-    const spec = notificationType('suspicious_activity');
-    const body = renderTemplate(spec, 'DominionTrust: {amount} at {merchant} on card ending {card_last4}.',
-      { amount: { minorUnits: 95000n, currency: 'USD' }, merchant: 'Electro World', card_last4: '4111 1111 1111 4242' }, NY);
-    assert.equal(body, 'DominionTrust: $950.00 at Electro World on card ending 4242.');
+    const spec = notificationType('transaction');
+    const body = renderTemplate(spec, 'DominionTrust: {amount} at {merchant} on account ending {account_last4}.',
+      { amount: { minorUnits: 95000n, currency: 'USD' }, merchant: 'Electro World', account_last4: '4111 1111 1111 4242' }, NY);
+    assert.equal(body, 'DominionTrust: $950.00 at Electro World on account ending 4242.');
   });
 
   it('shows times in the customer\'s zone', () => {

@@ -25,10 +25,10 @@ export const ENGLISH: Record<NotificationTypeId, DefaultTemplate> = {
     sms: 'DominionTrust: code {code} confirms your transfer of {amount} to {payee}. Expires in {minutes} min. We will never ask you for this code.',
   },
   suspicious_activity: {
-    sms: `DominionTrust: unusual {amount} payment at {merchant} on card ending {card_last4}. ${NOT_YOU}`,
-    email: email('Unusual payment on your card',
-      'We noticed an unusual payment of {amount} at {merchant} on your card ending {card_last4}.\n\n' +
-      'If you did not make it, call the number on the back of your card now.'),
+    sms: `DominionTrust: we noticed {activity} on {time}. ${NOT_YOU}`,
+    email: email('Unusual activity on your account',
+      'We noticed {activity} on {time}.\n\n' +
+      'If this was not you, call the number on the back of your card now and change your password.'),
   },
   new_device_login: {
     sms: `DominionTrust: new sign-in from {device} near {location} on {time}. ${NOT_YOU}`,

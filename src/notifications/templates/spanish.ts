@@ -23,10 +23,10 @@ export const SPANISH: Record<NotificationTypeId, DefaultTemplate> = {
     sms: 'DominionTrust: la clave {code} confirma su transferencia de {amount} a {payee}. Vence en {minutes} min. Nunca le pediremos esta clave.',
   },
   suspicious_activity: {
-    sms: `DominionTrust: pago inusual de {amount} en {merchant} con la tarjeta terminada en {card_last4}. ${NOT_YOU}`,
-    email: email('Pago inusual con su tarjeta',
-      'Detectamos un pago inusual de {amount} en {merchant} con su tarjeta terminada en {card_last4}.\n\n' +
-      'Si no lo hizo usted, llame ahora al teléfono que figura al dorso de su tarjeta.'),
+    sms: `DominionTrust: detectamos {activity} el {time}. ${NOT_YOU}`,
+    email: email('Actividad inusual en su cuenta',
+      'Detectamos {activity} el {time}.\n\n' +
+      'Si no fue usted, llame ahora al teléfono que figura al dorso de su tarjeta y cambie su contraseña.'),
   },
   new_device_login: {
     sms: `DominionTrust: nuevo ingreso desde {device} cerca de {location} el {time}. ${NOT_YOU}`,
