@@ -8,6 +8,10 @@ import { authRoutes } from './auth-routes.ts';
 import { bankRoutes } from './bank-routes.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
+import { registerOpenApi } from './openapi.ts';
+
+/** The API's version in its OpenAPI description: the package version. */
+const API_VERSION = '0.1.0';
 
 export interface AppOptions {
   /** Where the developer inbox lives, in simulator mode. */
@@ -25,13 +29,17 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     return503OnClosing: true,
   });
   app.setErrorHandler(handleError);
-  healthRoutes(app, ctx);
-  authRoutes(app, ctx);
-  bankRoutes(app, ctx);
-  if (options.adminToken) adminCliRoutes(app, ctx, options.adminToken);
-  if (options.simulatorUrl) {
-    const inbox = `${options.simulatorUrl}/inbox`;
-    app.get('/dev/inbox', async (_request, reply) => reply.redirect(inbox));
-  }
+  registerOpenApi(app, { version: API_VERSION });
+  // The routes load after the OpenAPI plugin (Fastify loads plugins in order), so it sees them all.
+  void app.register(async (routes) => {
+    healthRoutes(routes, ctx);
+    authRoutes(routes, ctx);
+    bankRoutes(routes, ctx);
+    if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
+    if (options.simulatorUrl) {
+      const inbox = `${options.simulatorUrl}/inbox`;
+      routes.get('/dev/inbox', async (_request, reply) => reply.redirect(inbox));
+    }
+  });
   return app;
 }

@@ -1,6 +1,7 @@
 // Liveness, readiness and Prometheus metrics.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { doc } from './openapi.ts';
 
 interface Check {
   ok: boolean;
@@ -28,9 +29,14 @@ async function readiness(ctx: AppContext): Promise<Record<string, Check>> {
 }
 
 export function healthRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: doc({ tag: 'health', auth: 'none', summary: 'Liveness: the process answers', responses: { 200: 'alive' } }) }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', {
+    schema: doc({
+      tag: 'health', auth: 'none', summary: 'Readiness: database reachable, migrations applied, Twilio configured',
+      responses: { 200: 'ready', 503: 'not ready; each failing check says what to fix' },
+    }),
+  }, async (_request, reply) => {
     const checks = await readiness(ctx);
     const ready = Object.values(checks).every((c) => c.ok);
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
