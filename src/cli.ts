@@ -28,7 +28,11 @@ migrateCommand(program);
 twilioSimCommand(program);
 testTwilioSmsCommand(program);
 usersCommands(program);
-notificationsCommand(program, async (fn) => (await import('./cli/local-runtime.ts')).withLocalRuntime(loadConfig(), fn));
+notificationsCommand(program, async (filter) => {
+  const { performCommand } = await import('./cli/server-client.ts');
+  const { templatesInForce } = await import('./notifications/templates/store.ts');
+  return performCommand(loadConfig(), { path: '/notifications/templates', body: filter, timeoutMs: 30_000 }, async (ctx) => (await templatesInForce(ctx, filter)));
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -2,11 +2,11 @@
 // notification types, and the templates in force with what each SMS costs. The caller passes the
 // way to reach the database, so the command works with the server running or not.
 import { Option, type Command } from 'commander';
-import type { AppContext } from '../context.ts';
+import type { TemplateFilter, TemplateInForce } from '../notifications/templates/store.ts';
 import { CATALOGUE, type Channel, type NotificationTypeSpec } from '../notifications/catalogue.ts';
 
-/** Runs `fn` with a context on this deployment's database (the running server's, or opened here). */
-export type WithContext = <T>(fn: (ctx: AppContext) => Promise<T>) => Promise<T>;
+/** The templates in force, read on this deployment's database (through the running server, or here). */
+export type ReadTemplates = (filter: TemplateFilter) => Promise<TemplateInForce[]>;
 
 /** Left-aligned columns separated by two spaces, with a header rule. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -42,7 +42,7 @@ interface TemplateFlags {
   json?: boolean;
 }
 
-export function notificationsCommand(program: Command, withContext: WithContext): void {
+export function notificationsCommand(program: Command, readTemplates: ReadTemplates): void {
   const notifications = program.command('notifications').description('notification types and their templates');
 
   notifications
@@ -62,11 +62,7 @@ export function notificationsCommand(program: Command, withContext: WithContext)
     .option('--text', 'print each template filled with example values')
     .option('--json', 'print as JSON')
     .action(async (flags: TemplateFlags) => {
-      const { listTemplates, previewTemplate } = await import('../notifications/templates/store.ts');
-      const templates = await withContext(async (ctx) => {
-        const active = await listTemplates(ctx.db, { type: flags.type, language: flags.language, channel: flags.channel });
-        return active.map((template) => ({ ...template, preview: previewTemplate(template, ctx.config.pricing) }));
-      });
+      const templates = await readTemplates({ type: flags.type, language: flags.language, channel: flags.channel });
       if (flags.json) {
         console.log(JSON.stringify({ ok: true, templates }, null, 2));
         return;

@@ -2,6 +2,7 @@
 // embedded database it asks the running server (which owns the data directory) when there is one,
 // and opens the directory itself when there is not.
 import type { Config } from '../config.ts';
+import type { AppContext } from '../context.ts';
 import { readLockOwner } from '../db/embedded-lock.ts';
 import { AppError, type AppErrorCode } from '../errors.ts';
 import { ADMIN_CLI_PREFIX } from '../http/admin-cli.ts';
@@ -58,4 +59,27 @@ export async function callServer<T>(server: RunningServer, path: string, body: u
   if (payload.error && KNOWN_CODES.has(payload.error)) throw new AppError(payload.error as AppErrorCode, message);
   if (response.status === 403) throw new AppError('unavailable', `The server at ${server.url} refused the CLI's token (${message}). Restart the server so it writes a fresh DATA_DIR/admin.token.`);
   throw new AppError('unavailable', `The server at ${server.url} failed to run the command (${message}); its log has the details.`);
+}
+
+/**
+ * Runs a command where the data is: on the running server that owns the embedded database (its
+ * admin route `path` answers with the same result), or here, on a runtime opened for the command.
+ */
+export async function performCommand<T>(config: Config, command: { path: string; body: unknown; timeoutMs: number }, local: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const server = findRunningServer(config);
+  if (server) return callServer<T>(server, command.path, command.body, command.timeoutMs);
+  const { openLocalRun } = await import('./local-runtime.ts');
+  let run;
+  try {
+    run = await openLocalRun(config, { worker: false, simulator: false });
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `the embedded database in ${config.dataDir}`;
+    throw new AppError('unavailable', `Could not open ${where}: ${(error as Error).message}. Check that it is running and reachable.`, { cause: error });
+  }
+  try {
+    return await local(run.runtime);
+  } finally {
+    await run.close();
+  }
 }

@@ -47,24 +47,9 @@ async function readPassword(username: string, flags: CreateFlags): Promise<strin
 /** Runs on the server that owns the embedded database, or here. */
 async function perform<T>(path: string, body: unknown, local: (ctx: AppContext) => Promise<T>): Promise<T> {
   const { loadConfig } = await import('../config.ts');
-  const { callServer, findRunningServer } = await import('./server-client.ts');
-  const { openLocalRun } = await import('./local-runtime.ts');
-  const config = loadConfig();
-  const server = findRunningServer(config);
-  if (server) return (await callServer<{ user: T }>(server, path, body, SERVER_TIMEOUT_MS)).user;
-  let run;
-  try {
-    run = await openLocalRun(config, { worker: false, simulator: false });
-  } catch (error) {
-    if (error instanceof AppError) throw error;
-    const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `the embedded database in ${config.dataDir}`;
-    throw new AppError('unavailable', `Could not open ${where}: ${(error as Error).message}. Check that it is running and reachable.`, { cause: error });
-  }
-  try {
-    return await local(run.runtime);
-  } finally {
-    await run.close();
-  }
+  const { performCommand } = await import('./server-client.ts');
+  const result = await performCommand(loadConfig(), { path, body, timeoutMs: SERVER_TIMEOUT_MS }, async (ctx) => ({ user: await local(ctx) }));
+  return result.user;
 }
 
 function summarise(user: Pick<UserSummary, 'username' | 'isStaff' | 'email' | 'phoneNumber'>): string {

@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
+import { templatesInForce } from '../notifications/templates/store.ts';
 import { runTwilioSetup, twilioSetupRequestSchema } from '../twilio-setup/run.ts';
 import { createUser, setPhoneNumber } from '../users/users.ts';
 
@@ -18,6 +19,12 @@ const newUserSchema = z.strictObject({
   email: z.string().max(254).optional(),
   phone: z.string().max(64).optional(),
   isStaff: z.boolean().optional(),
+});
+
+const templateFilterSchema = z.strictObject({
+  type: z.string().max(64).optional(),
+  language: z.string().max(16).optional(),
+  channel: z.enum(['sms', 'email']).optional(),
 });
 
 const setPhoneSchema = z.strictObject({
@@ -74,5 +81,11 @@ export function adminCliRoutes(app: FastifyInstance, ctx: AppContext, token: str
     const body = parse(setPhoneSchema, request.body, reply);
     if (!body) return reply;
     return { user: await setPhoneNumber(ctx, body.username, body.phone) };
+  });
+
+  app.post(`${ADMIN_CLI_PREFIX}/notifications/templates`, { onRequest }, async (request, reply) => {
+    const body = parse(templateFilterSchema, request.body, reply);
+    if (!body) return reply;
+    return templatesInForce(ctx, body);
   });
 }

@@ -75,6 +75,17 @@ describe('admin routes: the work', () => {
     assert.equal((await post('/test-twilio-sms', { checkSetup: 'yes' })).statusCode, 400);
   });
 
+  it('lists the templates in force, filtered, while the server owns the database', async () => {
+    const response = await post('/notifications/templates', { type: 'welcome', channel: 'sms' });
+    assert.equal(response.statusCode, 200, response.body);
+    const templates = response.json<{ type: string; channel: string; language: string; preview: { sms?: { segments: number } } }[]>();
+    assert.ok(templates.length >= 2, 'English and Spanish at least');
+    assert.ok(templates.every((tpl) => tpl.type === 'welcome' && tpl.channel === 'sms' && (tpl.preview.sms?.segments ?? 0) >= 1));
+    const unknown = await post('/notifications/templates', { type: 'no_such_type' });
+    assert.equal(unknown.statusCode, 400);
+    assert.match(unknown.json<{ message: string }>().message, /Unknown notification type "no_such_type"/);
+  });
+
   it('creates users and sets phone numbers, with the domain errors mapped to statuses', async () => {
     const created = await post('/users', { username: 'dana', password: 'correct horse battery', phone: '(415) 555-2674' });
     assert.equal(created.statusCode, 201, created.body);

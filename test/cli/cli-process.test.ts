@@ -170,6 +170,15 @@ describe('npm start in one terminal, the CLI in another', () => {
     assert.match(noTerminal.stderr, /--password-stdin/);
   });
 
+  it('notifications templates works while the server runs', async () => {
+    const result = await cli(['notifications', 'templates', '--type', 'welcome', '--channel', 'sms', '--json']);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const parsed = JSON.parse(result.stdout) as { ok: boolean; templates: { type: string; language: string }[] };
+    assert.ok(parsed.ok);
+    assert.deepEqual([...new Set(parsed.templates.map((tpl) => tpl.type))], ['welcome']);
+    assert.ok(parsed.templates.some((tpl) => tpl.language === 'es'));
+  });
+
   it('stops on SIGTERM and leaves no lock or token behind', async () => {
     server.kill('SIGTERM');
     const code = await new Promise((done) => server.once('close', done));

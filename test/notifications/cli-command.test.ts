@@ -1,11 +1,11 @@
 // `dominion notifications types|templates`, run through commander as the real CLI will run it,
-// with the database reached through the withContext function the entry point passes in.
+// with the database reached through the readTemplates function the entry point passes in.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Command } from 'commander';
-import { notificationsCommand, type WithContext } from '../../src/cli/notifications.ts';
+import { notificationsCommand, type ReadTemplates } from '../../src/cli/notifications.ts';
 import { CATALOGUE } from '../../src/notifications/catalogue.ts';
-import { saveTemplate } from '../../src/notifications/templates/store.ts';
+import { saveTemplate, templatesInForce } from '../../src/notifications/templates/store.ts';
 import { createTestContext, type TestContext } from '../helpers/context.ts';
 
 describe('dominion notifications', () => {
@@ -16,14 +16,14 @@ describe('dominion notifications', () => {
   });
   after(() => t.close());
 
-  const withContext: WithContext = async (fn) => {
+  const readTemplates: ReadTemplates = async (filter) => {
     opened++;
-    return fn(t.ctx);
+    return templatesInForce(t.ctx, filter);
   };
 
   async function run(...args: string[]): Promise<string> {
     const program = new Command('dominion').exitOverride();
-    notificationsCommand(program, withContext);
+    notificationsCommand(program, readTemplates);
     const lines: string[] = [];
     const original = console.log;
     console.log = (...parts: unknown[]) => void lines.push(parts.map(String).join(' '));

@@ -196,3 +196,11 @@ export async function listTemplates(db: Queryable, filter: TemplateFilter = {}):
     .filter((channel) => !filter.channel || channel === filter.channel)
     .flatMap((channel) => resolve(spec.id, language, channel) ?? [])));
 }
+
+export type TemplateInForce = ActiveTemplate & { preview: TemplatePreview };
+
+/** listTemplates with each template's example text, segments and estimated cost per send. */
+export async function templatesInForce(ctx: Pick<AppContext, 'db' | 'config'>, filter: TemplateFilter = {}): Promise<TemplateInForce[]> {
+  const active = await listTemplates(ctx.db, filter);
+  return active.map((template) => ({ ...template, preview: previewTemplate(template, ctx.config.pricing) }));
+}
