@@ -3,6 +3,8 @@
 // is retried with backoff, a permanent one (5xx) recorded as failed with the server's answer.
 // SMTP has no idempotency key: a worker that dies after the server accepted the message and
 // before recording it sends it again on the retry (at least once, never silently lost).
+// A critical alert whose email cannot go (refused for good, or no address any more) goes by SMS
+// instead, unless its event already has an SMS (which may itself have moved here).
 import { and, eq, lt, or, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
@@ -12,7 +14,7 @@ import { retryDelayMs } from '../sms/delivery.ts';
 import { findUserById } from '../users/users.ts';
 import { notificationType } from './catalogue.ts';
 import { composeMessage } from './compose.ts';
-import { enqueueNotification, storedValues, updateNotification, type NotificationRow, type NotificationStatus } from './records.ts';
+import { enqueueNotification, insertNotification, storedValues, updateNotification, type NotificationRow, type NotificationStatus } from './records.ts';
 
 /** Sends tried per email before it is marked failed. */
 export const MAX_EMAIL_ATTEMPTS = 5;
@@ -45,7 +47,10 @@ export async function sendEmailNotification(ctx: EmailContext, id: string): Prom
   if (!row) return undefined; // sent, decided, or being sent by another worker
   const log = ctx.logger.child({ notificationId: id, type: row.type });
   const finish = async (status: NotificationStatus, reason: string | null) => {
-    await updateNotification(ctx.db, id, { status, reason, holdUntil: null, updatedAt: ctx.clock.now() });
+    await ctx.db.transaction(async (tx) => {
+      await updateNotification(tx, id, { status, reason, holdUntil: null, updatedAt: ctx.clock.now() });
+      if (status !== 'sent' && reason) await fallBackToSms(ctx, tx, row, reason);
+    });
     return status;
   };
   let message: { to: string; subject: string; text: string };
@@ -78,4 +83,16 @@ export async function sendEmailNotification(ctx: EmailContext, id: string): Prom
     log.warn({ err: error, attempt: row.attempts, retryAt }, 'email notification refused for now; retrying');
     return 'held';
   }
+}
+
+/** A critical alert the email could not carry: an SMS for the same event, once. */
+async function fallBackToSms(ctx: Pick<AppContext, 'jobs' | 'clock'>, tx: Queryable, row: NotificationRow, why: string): Promise<void> {
+  const spec = notificationType(row.type);
+  if (!spec.critical || !spec.channels.includes('sms')) return;
+  const now = ctx.clock.now();
+  const sms = await insertNotification(tx, {
+    userId: row.userId, type: row.type, eventKey: row.eventKey, channel: 'sms', values: row.values,
+    sendBefore: row.sendBefore, reason: `moved_to_sms: ${why.split(':')[0]}`, createdAt: now, updatedAt: now,
+  });
+  if (sms) await enqueueNotification(ctx, tx, sms, spec);
 }

@@ -10,7 +10,7 @@ import { sendEmailNotification } from '../../src/notifications/email.ts';
 import { setPreference } from '../../src/notifications/preferences.ts';
 import { eventually } from '../helpers/context.ts';
 import {
-  addCustomer, mailArrived, notify, openPipeline, setClock, settled, smsArrived, smsRowsOf, type PipelineFixture,
+  addCustomer, mailArrived, notify, openPipeline, setClock, settled, smsArrived, smsAt, smsRowsOf, type PipelineFixture,
 } from './pipeline-fixture.ts';
 
 const DAYTIME = '2026-11-25T15:00:00Z';
@@ -110,5 +110,28 @@ describe('email as the alternative channel', () => {
     assert.equal(await sendEmailNotification(t.ctx, id), undefined, 'a replay sends nothing');
     await mailArrived(f.smtp, 'ana@busy.test', 1);
     assert.equal(f.smtp.to('ana@busy.test').length, 1);
+  });
+
+  it('a critical alert whose email is refused for good goes by SMS instead, once; a non-critical one does not', async () => {
+    setClock(f.clock, DAYTIME);
+    const { t } = f;
+    const c = await addCustomer(t, { email: 'carl@bounce.test' });
+    await setPreference(t.ctx.db, c.id, 'new_device_login', { sms: false, email: true });
+    await setPreference(t.ctx.db, c.id, 'transfer_sent', { sms: false, email: true });
+    await notify(t, c.id, 'new_device_login');
+    await notify(t, c.id, 'transfer_sent');
+    const [sms] = await smsArrived(t, c.phone, 1);
+    assert.match(sms!.body, /^DominionTrust: new sign-in from iPhone/);
+    const rows = await eventually(async () => {
+      const all = await settled(t, c.id);
+      return all.some((r) => r.channel === 'sms' && r.status === 'queued') ? all : undefined;
+    });
+    assert.deepEqual(rows.map((r) => [r.type, r.channel, r.status, r.reason?.replace(/:.*$/, '')]).sort(), [
+      ['new_device_login', 'email', 'failed', 'email_failed'],
+      ['new_device_login', 'sms', 'queued', 'moved_to_sms'],
+      ['transfer_sent', 'email', 'failed', 'email_failed'],
+    ]);
+    assert.equal(rows.find((r) => r.channel === 'sms')?.reason, 'moved_to_sms: email_failed');
+    assert.equal(smsAt(t, c.phone).length, 1, 'the non-critical transfer notice stays failed by email, not moved');
   });
 });
