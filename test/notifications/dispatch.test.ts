@@ -58,7 +58,7 @@ describe('notification policy step', () => {
     for (const { type, name } of lanes) assert.equal(name, CATALOGUE.find((s) => s.id === type)?.lane, `${type} on its lane`);
     assert.equal(smsAt(t, c.phone).length, smsTypes.length, 'each SMS sent once');
     assert.equal(f.smtp.to(c.email!).length, emailTypes.length, 'each email sent once');
-    assert.ok(f.smtp.to(c.email!).some((m) => m.subject === 'Unusual payment on your card'));
+    assert.ok(f.smtp.to(c.email!).some((m) => m.subject === 'Unusual activity on your account'));
   });
 
   it('email only: the customer gets an email at the SMTP server and no SMS', async () => {
