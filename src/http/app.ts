@@ -6,8 +6,10 @@ import type { AppContext } from '../context.ts';
 import { adminCliRoutes } from './admin-cli.ts';
 import { authRoutes } from './auth-routes.ts';
 import { bankRoutes } from './bank-routes.ts';
+import { cardRoutes } from './card-routes.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
+import { kycRoutes } from './kyc-routes.ts';
 
 export interface AppOptions {
   /** Where the developer inbox lives, in simulator mode. */
@@ -28,6 +30,8 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
   healthRoutes(app, ctx);
   authRoutes(app, ctx);
   bankRoutes(app, ctx);
+  cardRoutes(app, ctx);
+  kycRoutes(app, ctx);
   if (options.adminToken) adminCliRoutes(app, ctx, options.adminToken);
   if (options.simulatorUrl) {
     const inbox = `${options.simulatorUrl}/inbox`;
