@@ -135,11 +135,23 @@ export interface CardChange {
 }
 
 /**
+ * The customer's reason for a block, as stored and put in the event. A customer reporting a lost
+ * card may well type its number into the reason; refusing it keeps the number out of every table.
+ */
+export function checkBlockReason(reason: string): string {
+  if (/\d(?:[\s.-]?\d){11,}/.test(reason)) {
+    throw new AppError('validation_failed', 'reason: leave the card number out; say only why, e.g. "lost", "stolen" or "suspected fraud".');
+  }
+  return reason;
+}
+
+/**
  * Blocks the customer's card (lost, stolen, suspected fraud), with its card.blocked event and
  * `card_blocked` notice. Blocking a blocked card changes nothing and sends nothing. Throws
- * AppError 'not_found', or 'conflict' for an expired card.
+ * AppError 'not_found', 'validation_failed' (a card number in the reason), or 'conflict' for an expired card.
  */
 export async function blockCard(ctx: CardsContext, userId: string, cardId: string, reason: string): Promise<CardChange> {
+  checkBlockReason(reason);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     const card = await requireOwnCard(tx, userId, cardId);

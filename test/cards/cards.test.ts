@@ -7,7 +7,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { DOMINION_BIN, expiryDate, generatePan, luhnValid } from '../../src/cards/cards.ts';
 import { rawRows } from '../../src/db/connection.ts';
-import { bankEvents, cards, notifications } from '../../src/db/schema.ts';
+import { bankEvents, cards, notifications, userProfiles } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { createTestContext, HeldClock, type TestContext } from '../helpers/context.ts';
@@ -103,6 +103,18 @@ describe('cards', () => {
     assert.doesNotMatch(log, new RegExp(`\\d{12}${card.last4}`), 'no card number ending in its last 4 in the log');
   });
 
+  it("texts a Spanish-speaking customer in Spanish", async () => {
+    const seen = inbox(t, ben.phone).length;
+    await t.ctx.db.update(userProfiles).set({ language: 'es' }).where(eq(userProfiles.userId, ben.user.id));
+    try {
+      const card = await issue(ben);
+      const sms = await nextSms(t, ben.phone, seen, /nueva tarjeta/, 'the Spanish card-created SMS');
+      assert.equal(sms, `DominionTrust: su nueva tarjeta terminada en ${card.last4} ha sido creada. Responda HELP para ayuda o STOP para darse de baja.`);
+    } finally {
+      await t.ctx.db.update(userProfiles).set({ language: 'en' }).where(eq(userProfiles.userId, ben.user.id));
+    }
+  });
+
   it('lists and shows only the customer\'s own cards; another customer\'s card is the same 404 as a missing one', async () => {
     const mine = await issue(ana);
     const bens = await issue(ben);
@@ -153,6 +165,10 @@ describe('cards', () => {
     const noReason = await post(ana, `/api/cards/${card.id}/block`, {});
     assert.equal(noReason.statusCode, 400);
     assert.match(noReason.json<{ message: string }>().message, /^reason: /);
+
+    const withNumber = await post(ana, `/api/cards/${card.id}/block`, { reason: 'lost my card 4903 5112 3456 7890' });
+    assert.equal(withNumber.statusCode, 400);
+    assert.match(withNumber.json<{ message: string }>().message, /^reason: leave the card number out/);
 
     const first = await post(ana, `/api/cards/${card.id}/block`, { reason: 'lost' });
     assert.equal(first.statusCode, 200, first.body);
