@@ -6,8 +6,10 @@ import type { AppContext } from '../context.ts';
 import { adminCliRoutes } from './admin-cli.ts';
 import { authRoutes } from './auth-routes.ts';
 import { bankRoutes } from './bank-routes.ts';
+import { cardRoutes } from './card-routes.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
+import { kycRoutes } from './kyc-routes.ts';
 import { registerOpenApi } from './openapi.ts';
 
 /** The API's version in its OpenAPI description: the package version. */
@@ -35,6 +37,8 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     healthRoutes(routes, ctx);
     authRoutes(routes, ctx);
     bankRoutes(routes, ctx);
+    cardRoutes(routes, ctx);
+    kycRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {
       const inbox = `${options.simulatorUrl}/inbox`;

@@ -45,6 +45,8 @@ export interface JobPayloads {
   'rate_limits.prune': ScheduledJob;
   /** Every 5 minutes: gives notifications whose job was lost a new one. */
   'notification.sweep': ScheduledJob;
+  /** Daily: marks cards past expiry as expired and sends the 'card expiring' notice 30 days ahead. */
+  'cards.expiring': ScheduledJob;
 }
 
 export type QueueName = keyof JobPayloads;
@@ -58,6 +60,8 @@ export const SCHEDULES: Partial<Record<QueueName, string>> = {
   'notification.digest': '0 * * * *',
   'rate_limits.prune': '17 * * * *',
   'notification.sweep': '*/5 * * * *',
+  // Mid-morning in the US; the notices would wait for the end of quiet hours anyway.
+  'cards.expiring': '0 14 * * *',
 };
 
 /**
@@ -74,6 +78,7 @@ export const QUEUES: Record<QueueName, Omit<Queue, 'name'>> = {
   'notification.digest': { notify: false, retryLimit: 2, retryDelay: 60, expireInSeconds: 900 },
   'rate_limits.prune': { notify: false, retryLimit: 1, retryDelay: 60, expireInSeconds: 300 },
   'notification.sweep': { notify: false, retryLimit: 1, retryDelay: 60, expireInSeconds: 240 },
+  'cards.expiring': { notify: false, retryLimit: 3, retryDelay: 300, retryBackoff: true, expireInSeconds: 900 },
 };
 
 export const QUEUE_NAMES = Object.keys(QUEUES) as QueueName[];

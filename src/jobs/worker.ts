@@ -1,5 +1,6 @@
 // The worker: takes jobs from every queue of the registry and runs them. Any number of worker
 // processes may share one PostgreSQL; each job runs once at a time (pg-boss locks it).
+import { runCardExpiryJob } from '../cards/expiry-job.ts';
 import type { AppContext } from '../context.ts';
 import { runDigestJob } from '../notifications/digest-job.ts';
 import { dispatchNotification } from '../notifications/dispatch.ts';
@@ -68,6 +69,9 @@ async function startBackgroundQueues(ctx: AppContext, total: number): Promise<vo
   });
   await ctx.jobs.work('notification.sweep', { concurrency: 1, pollSeconds: 10 }, async () => {
     await sweepNotifications(ctx);
+  });
+  await ctx.jobs.work('cards.expiring', { concurrency: 1, pollSeconds: 10 }, async () => {
+    await runCardExpiryJob(ctx);
   });
   for (const [name, cron] of Object.entries(SCHEDULES) as [QueueName, string][]) {
     await ctx.jobs.boss.schedule(name, cron);
