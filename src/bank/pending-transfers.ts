@@ -57,12 +57,15 @@ function pendingNotFound(): AppError {
   return new AppError('not_found', 'No such transfer among yours waiting for confirmation. Check the id that POST /api/transfers answered.');
 }
 
-async function viewOf(db: Queryable, row: PendingRow): Promise<PendingTransferView> {
+/** `now` shows a transfer whose code ran out as expired, even before anything marked it so. */
+async function viewOf(db: Queryable, row: PendingRow, now: Date): Promise<PendingTransferView> {
   const [challenge] = row.otpChallengeId
     ? await db.select({ destination: otpChallenges.destination }).from(otpChallenges).where(eq(otpChallenges.id, row.otpChallengeId))
     : [];
   return {
-    id: row.id, status: row.status, fromAccountId: row.fromAccountId, toAccountId: row.toAccountId,
+    id: row.id,
+    status: row.status === 'awaiting_confirmation' && row.expiresAt <= now ? 'expired' : row.status,
+    fromAccountId: row.fromAccountId, toAccountId: row.toAccountId,
     amountMinor: row.amountMinor, currency: row.currency, payee: row.payeeLabel,
     destination: challenge ? maskPhoneNumber(challenge.destination) : null,
     expiresAt: row.expiresAt.toISOString(), createdAt: row.createdAt.toISOString(), confirmedAt: row.confirmedAt?.toISOString() ?? null,
@@ -82,14 +85,14 @@ async function lockOwnPending(db: Queryable, userId: string, id: string): Promis
   return row;
 }
 
-async function replayPending(db: Queryable, row: PendingRow, hash: string): Promise<TransferStarted> {
+async function replayPending(db: Queryable, row: PendingRow, hash: string, now: Date): Promise<TransferStarted> {
   if (row.requestHash !== hash) {
     throw new AppError(
       'idempotency_key_reused',
       'This Idempotency-Key was already used for a different transfer request. A retry must repeat the first request exactly; a new request needs a new key.',
     );
   }
-  return { pending: await viewOf(db, row), replayed: true };
+  return { pending: await viewOf(db, row, now), replayed: true };
 }
 
 /**
@@ -109,7 +112,7 @@ export async function startTransfer(
   try {
     outcome = await ctx.db.transaction(async (tx): Promise<typeof outcome> => {
       const earlier = await findPendingByKey(tx, userId, key);
-      if (earlier) return replayPending(tx, earlier, hash);
+      if (earlier) return replayPending(tx, earlier, hash, now);
       // A key the ledger knows: it answers (replay, remembered refusal or key reused).
       const [moved] = await tx.select({ id: moneyTransactions.id }).from(moneyTransactions)
         .where(and(eq(moneyTransactions.userId, userId), eq(moneyTransactions.idempotencyKey, key)));
@@ -138,7 +141,7 @@ export async function startTransfer(
         // The same key raced in: answer as its retry.
         const raced = await findPendingByKey(tx, userId, key);
         if (!raced) throw new Error('pending transfer key conflict without a row');
-        return replayPending(tx, raced, hash);
+        return replayPending(tx, raced, hash, now);
       }
       return { pending: await sendConfirmationCode(ctx, tx, row, { now, ip: options.ip, first: true }), replayed: false };
     });
@@ -173,7 +176,7 @@ async function sendConfirmationCode(
   const [updated] = await tx.update(pendingTransfers).set({ otpChallengeId: challenge.id, expiresAt: challenge.expiresAt })
     .where(eq(pendingTransfers.id, row.id)).returning();
   if (!updated) throw new Error('pending transfer vanished');
-  return viewOf(tx, updated);
+  return viewOf(tx, updated, input.now);
 }
 
 /** Why a pending transfer can take no code now; undefined while it waits for one. Marks it expired when its time is up. */
@@ -295,17 +298,17 @@ export async function cancelTransfer(ctx: BankContext, userId: string, pendingId
   return ctx.db.transaction(async (tx) => {
     const row = await lockOwnPending(tx, userId, pendingId);
     if (row.status === 'confirmed') throw new AppError('conflict', 'This transfer was confirmed already and the money has moved: it can no longer be cancelled.');
-    if (row.status !== 'awaiting_confirmation') return viewOf(tx, row);
+    if (row.status !== 'awaiting_confirmation') return viewOf(tx, row, now);
     if (row.otpChallengeId) await tx.update(otpChallenges).set({ consumedAt: now }).where(and(eq(otpChallenges.id, row.otpChallengeId), isNull(otpChallenges.consumedAt)));
     const [updated] = await tx.update(pendingTransfers).set({ status: 'cancelled' }).where(eq(pendingTransfers.id, row.id)).returning();
-    return viewOf(tx, updated ?? row);
+    return viewOf(tx, updated ?? row, now);
   });
 }
 
 /** GET /api/transfers/:id: one of the customer's pending transfers. */
-export async function getPendingTransfer(db: Queryable, userId: string, pendingId: string): Promise<PendingTransferView> {
+export async function getPendingTransfer(db: Queryable, userId: string, pendingId: string, now: Date): Promise<PendingTransferView> {
   if (!isUuid(pendingId)) throw pendingNotFound();
   const [row] = await db.select().from(pendingTransfers).where(and(eq(pendingTransfers.id, pendingId), eq(pendingTransfers.userId, userId)));
   if (!row) throw pendingNotFound();
-  return viewOf(db, row);
+  return viewOf(db, row, now);
 }

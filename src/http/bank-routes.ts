@@ -95,7 +95,7 @@ export function bankRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get('/api/transfers/:id', { preHandler }, async (request) => {
     const { id } = parseInput(transferParams, request.params);
-    return getPendingTransfer(ctx.db, sessionOf(request).userId, id);
+    return getPendingTransfer(ctx.db, sessionOf(request).userId, id, ctx.clock.now());
   });
 
   app.post('/api/transfers/:id/confirm', { preHandler }, async (request, reply) => {

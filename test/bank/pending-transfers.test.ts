@@ -67,7 +67,9 @@ async function pendingTransfer(amountMinor: number, key = newKey()): Promise<{ p
   const seen = inbox(t, ana.phone).length;
   const res = await send(ana, key, { fromAccountId: anaMain.id, toAccountId: benMain.id, amountMinor, currency: 'USD' });
   assert.equal(res.statusCode, 202, res.body);
-  const sms = await nextSms(t, ana.phone, seen, /confirms your transfer/, 'the transfer confirmation code');
+  // Matched by amount: the code SMS of an earlier transfer may still be on its way.
+  const dollars = (amountMinor / 100).toLocaleString('en-US', { style: 'currency', currency: 'USD' }).replace(/[$.]/g, '\\$&');
+  const sms = await nextSms(t, ana.phone, seen, new RegExp(`confirms your transfer of ${dollars} `), 'the transfer confirmation code');
   return { pending: res.json<Pending>(), sms, code: codeOf(sms) };
 }
 
@@ -299,6 +301,19 @@ describe('a transfer at or above the confirmation threshold', () => {
     const raised = await app.inject({ method: 'PATCH', url: `/api/accounts/${anaMain.id}/alerts`, headers: ana.auth, payload: { confirmationThresholdMinor: 100_001 } });
     assert.equal(raised.statusCode, 400);
     assert.match(raised.json<Refusal>().message, /^confirmationThresholdMinor: .*at most 100000/);
+  });
+
+  it('moves the money once when the right code arrives many times at once (PostgreSQL: really in parallel)', async () => {
+    const { pending, code } = await pendingTransfer(160_000);
+    const before = await balance(ana, anaMain);
+    const shared = newKey();
+    const confirmKeys = [shared, newKey(), shared, newKey(), shared, newKey(), shared, newKey()];
+    const answers = await Promise.all(confirmKeys.map((key) => confirm(ana, pending.id, key, code)));
+    const moved = answers.filter((a) => a.statusCode === 201);
+    assert.ok(moved.length >= 1, answers.map((a) => a.body).join('\n'));
+    assert.equal(new Set(moved.map((a) => a.json<Movement>().transactionId)).size, 1, 'one money transaction');
+    assert.ok(answers.every((a) => a.statusCode === 201 || a.json<Refusal>().error === 'code_used'), answers.map((a) => a.body).join('\n'));
+    assert.equal(await balance(ana, anaMain), before - 160_000);
   });
 
   it('keeps the ledger whole', async () => {
