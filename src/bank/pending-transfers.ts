@@ -273,6 +273,7 @@ export async function resendTransferCode(ctx: BankContext, userId: string, pendi
   try {
     const outcome = await ctx.db.transaction(async (tx): Promise<PendingTransferView | { refused: AppError }> => {
       const row = await lockOwnPending(tx, userId, pendingId);
+      if (row.status === 'confirmed') return { refused: new AppError('conflict', 'This transfer was confirmed already: it needs no code.') };
       const blocked = await notAwaiting(tx, row, now);
       if (blocked) return { refused: blocked };
       const [last] = row.otpChallengeId ? await tx.select().from(otpChallenges).where(eq(otpChallenges.id, row.otpChallengeId)) : [];

@@ -8,10 +8,10 @@ import { AppError } from '../errors.ts';
 import { recordEvent } from '../events/events.ts';
 import { findUserById } from '../users/users.ts';
 import { accountNotFound, cashAccountId, checkCurrency, lockAccounts, type AccountRow } from './accounts.ts';
+import { checkLargeTransaction, checkLowBalance } from './alerts.ts';
 import {
   checkAmount, claimIdempotencyKey, formatMinor, post, recordRefusal, recordResponse, REMEMBERED_REFUSALS, type MoneyMovement, type MoneyTransactionKind,
 } from './ledger.ts';
-import { checkLargeTransaction, checkLowBalance } from './alerts.ts';
 
 export type BankContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
 

@@ -220,7 +220,9 @@ describe('events of a movement', () => {
     assert.deepEqual(await settled(cat.phone, seen, /transaction \$7\.00/), []);
     await setPreference(t.ctx.db, cat.user.id, 'transaction', { sms: true, email: false });
     await cash('deposits', account, 800);
-    assert.equal(await nextSms(t, cat.phone, seen, /transaction/), `DominionTrust: transaction $8.00, Deposit, account ending ${last4(account)}. Balance $15.00. Reply STOP to opt out.`);
+    assert.equal(await nextSms(t, cat.phone, seen, /^DominionTrust: transaction \$8\.00/), `DominionTrust: transaction $8.00, Deposit, account ending ${last4(account)}. Balance $15.00. Reply STOP to opt out.`);
+    // The $8.00 alert was queued after the $7.00 one would have been: its arrival shows none was sent.
+    assert.equal(inbox(t, cat.phone).slice(seen).filter((b) => b.includes('transaction $7.00')).length, 0);
   });
 });
 
