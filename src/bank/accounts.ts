@@ -16,14 +16,40 @@ export interface AccountView {
   number: string;
   currency: string;
   balanceMinor: number;
+  /** The customer's alert and confirmation thresholds, in the account's minor units. */
+  alerts: AlertThresholds;
   createdAt: string;
 }
+
+export interface AlertThresholds {
+  /** Low-balance alert when the balance goes below this; null: none. */
+  lowBalanceThresholdMinor: number | null;
+  /** Large-transaction alert for a movement of at least this; null: none. */
+  largeTransactionThresholdMinor: number | null;
+  /** Transfers out of at least this wait for an SMS code bound to amount and payee. */
+  confirmationThresholdMinor: number;
+}
+
+/**
+ * The bank's ceiling for the confirmation threshold (and its default): a customer may ask for SMS
+ * confirmation of smaller transfers, never skip it for larger ones, so a stolen session cannot
+ * switch strong confirmation off.
+ */
+export const MAX_CONFIRMATION_THRESHOLD_MINOR = 100_000;
 
 const CURRENCY = /^[A-Z]{3}$/;
 const SUPPORTED_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
 export function accountView(row: AccountRow): AccountView {
-  return { id: row.id, number: row.number, currency: row.currency, balanceMinor: row.balanceMinor, createdAt: row.createdAt.toISOString() };
+  return {
+    id: row.id, number: row.number, currency: row.currency, balanceMinor: row.balanceMinor,
+    alerts: {
+      lowBalanceThresholdMinor: row.lowBalanceThresholdMinor,
+      largeTransactionThresholdMinor: row.largeTransactionThresholdMinor,
+      confirmationThresholdMinor: row.confirmationThresholdMinor,
+    },
+    createdAt: row.createdAt.toISOString(),
+  };
 }
 
 /** One message for "not yours" and "does not exist", so an answer never tells which. */
@@ -83,4 +109,19 @@ export async function lockAccounts(db: Queryable, ids: readonly string[]): Promi
   if (!valid.length) return new Map();
   const rows = await db.select().from(accounts).where(inArray(accounts.id, valid)).orderBy(asc(accounts.id)).for('update');
   return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * Sets some of an account's alert thresholds (fields left out stay as they are). A changed
+ * low-balance threshold forgets the last low-balance alert, so the next crossing of the new
+ * level alerts. Another customer's account is 'not_found'.
+ */
+export async function setAlertThresholds(db: Queryable, userId: string, accountId: string, change: Partial<AlertThresholds>): Promise<AccountView> {
+  await requireOwnAccount(db, userId, accountId);
+  const [row] = await db.update(accounts).set({
+    ...change,
+    ...(change.lowBalanceThresholdMinor !== undefined ? { lowBalanceAlertedAt: null } : {}),
+  }).where(and(eq(accounts.id, accountId), eq(accounts.userId, userId))).returning();
+  if (!row) throw accountNotFound();
+  return accountView(row);
 }

@@ -51,7 +51,8 @@ export function checkAmount(amountMinor: number): number {
   return amountMinor;
 }
 
-function requestHash(kind: MoneyTransactionKind, request: Record<string, string | number>): string {
+/** A request's fingerprint under its Idempotency-Key: a retry must repeat it exactly. */
+export function requestHash(kind: MoneyTransactionKind, request: Record<string, string | number>): string {
   const canonical = JSON.stringify(Object.keys(request).sort().map((k) => [k, request[k]]));
   return createHash('sha256').update(`${kind}\n${canonical}`).digest('hex');
 }

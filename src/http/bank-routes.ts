@@ -2,10 +2,14 @@
 // accounts: another customer's account answers exactly like one that does not exist.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { accountView, listAccounts, openAccount, requireOwnAccount } from '../bank/accounts.ts';
+import {
+  accountView, listAccounts, MAX_CONFIRMATION_THRESHOLD_MINOR, openAccount, requireOwnAccount, setAlertThresholds,
+} from '../bank/accounts.ts';
 import { checkIdempotencyKey, MAX_AMOUNT_MINOR } from '../bank/ledger.ts';
-import { moveCash, transfer, type MovementResult } from '../bank/transfers.ts';
+import { cancelTransfer, confirmTransfer, getPendingTransfer, resendTransferCode, startTransfer } from '../bank/pending-transfers.ts';
+import { moveCash, type MovementResult } from '../bank/transfers.ts';
 import type { AppContext } from '../context.ts';
+import { listEvents, type BankEventType } from '../events/events.ts';
 import { parseInput, requireSession, requireStaff, sessionOf } from './session-auth.ts';
 
 const amountMinor = z.number().int().positive().max(MAX_AMOUNT_MINOR);
@@ -15,6 +19,19 @@ const openBody = z.strictObject({ currency });
 const cashBody = z.strictObject({ amountMinor, currency });
 const transferBody = z.strictObject({ fromAccountId: z.string().min(1).max(64), toAccountId: z.string().min(1).max(64), amountMinor, currency });
 const accountParams = z.object({ id: z.string().max(64) });
+const transferParams = z.object({ id: z.string().max(64) });
+const confirmBody = z.strictObject({ code: z.string().min(1).max(16) });
+const threshold = z.number().int().min(0).max(MAX_AMOUNT_MINOR);
+const alertsBody = z.strictObject({
+  lowBalanceThresholdMinor: threshold.nullable().optional(),
+  largeTransactionThresholdMinor: threshold.min(1).nullable().optional(),
+  confirmationThresholdMinor: z.number().int().min(1).max(MAX_CONFIRMATION_THRESHOLD_MINOR,
+    `at most ${MAX_CONFIRMATION_THRESHOLD_MINOR}: the bank asks for an SMS code for every transfer of that many minor units or more; you may only lower it`).optional(),
+}).refine((b) => Object.keys(b).length > 0, 'give at least one of lowBalanceThresholdMinor, largeTransactionThresholdMinor (a number of minor units, or null for no alert), confirmationThresholdMinor');
+const eventsQuery = z.strictObject({
+  type: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'an event type such as transfer.sent').optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+});
 
 function idempotencyKey(request: FastifyRequest): string {
   const header = request.headers['idempotency-key'];
@@ -59,9 +76,47 @@ export function bankRoutes(app: FastifyInstance, ctx: AppContext): void {
     return sendMovement(reply, await moveCash(ctx, 'withdrawal', sessionOf(request).userId, key, { accountId: id, ...body }));
   });
 
+  app.patch('/api/accounts/:id/alerts', { preHandler }, async (request) => {
+    const { id } = parseInput(accountParams, request.params);
+    const body = parseInput(alertsBody, request.body);
+    return { account: await setAlertThresholds(ctx.db, sessionOf(request).userId, id, body) };
+  });
+
+  // Below the account's confirmation threshold the money moves now (201); at or above it the
+  // transfer waits for the SMS code (202) and moves on POST /api/transfers/:id/confirm.
   app.post('/api/transfers', { preHandler }, async (request, reply) => {
     const key = idempotencyKey(request);
     const body = parseInput(transferBody, request.body);
-    return sendMovement(reply, await transfer(ctx, sessionOf(request).userId, key, body));
+    const started = await startTransfer(ctx, sessionOf(request).userId, key, body, { ip: request.ip });
+    if (started.movement) return sendMovement(reply, started.movement);
+    if (started.replayed) void reply.header('idempotent-replayed', 'true');
+    return reply.status(202).send(started.pending);
+  });
+
+  app.get('/api/transfers/:id', { preHandler }, async (request) => {
+    const { id } = parseInput(transferParams, request.params);
+    return getPendingTransfer(ctx.db, sessionOf(request).userId, id, ctx.clock.now());
+  });
+
+  app.post('/api/transfers/:id/confirm', { preHandler }, async (request, reply) => {
+    const key = idempotencyKey(request);
+    const { id } = parseInput(transferParams, request.params);
+    const body = parseInput(confirmBody, request.body);
+    return sendMovement(reply, await confirmTransfer(ctx, sessionOf(request).userId, id, key, body.code));
+  });
+
+  app.post('/api/transfers/:id/resend', { preHandler }, async (request) => {
+    const { id } = parseInput(transferParams, request.params);
+    return resendTransferCode(ctx, sessionOf(request).userId, id, { ip: request.ip });
+  });
+
+  app.delete('/api/transfers/:id', { preHandler }, async (request) => {
+    const { id } = parseInput(transferParams, request.params);
+    return cancelTransfer(ctx, sessionOf(request).userId, id);
+  });
+
+  app.get('/api/events', { preHandler }, async (request) => {
+    const query = parseInput(eventsQuery, request.query);
+    return { events: await listEvents(ctx.db, sessionOf(request).userId, { type: query.type as BankEventType | undefined, limit: query.limit }) };
   });
 }

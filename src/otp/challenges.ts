@@ -99,3 +99,19 @@ export async function verifyOtpCode(db: Queryable, challengeId: string, code: st
     .returning({ id: otpChallenges.id });
   return consumed.length ? 'ok' : 'already_used';
 }
+
+/**
+ * Whether `code` is the live code of a challenge, without counting an attempt or consuming it:
+ * only to tell a customer which of their codes they typed (e.g. one sent for another transfer).
+ */
+export async function isCodeOfChallenge(db: Queryable, challengeId: string, code: string, now: Date, expect: OtpExpectation): Promise<boolean> {
+  const [row] = await db.select().from(otpChallenges).where(and(
+    eq(otpChallenges.id, challengeId), eq(otpChallenges.purpose, expect.purpose), eq(otpChallenges.userId, expect.userId),
+    isNull(otpChallenges.consumedAt), sql`${otpChallenges.expiresAt} > ${now.toISOString()}`,
+  ));
+  if (!row?.codeHash || !/^\d+$/.test(code.trim())) return false;
+  const [, saltB64, keyB64] = row.codeHash.split('$');
+  const expected = Buffer.from(keyB64 ?? '', 'base64');
+  const actual = await scrypt(code.trim(), Buffer.from(saltB64 ?? '', 'base64'), 32);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
