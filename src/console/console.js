@@ -15,7 +15,7 @@ function h(tag, attributes = {}, ...children) {
     if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? '' : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof window.Node ? child : document.createTextNode(String(child)));
   }
@@ -154,7 +154,7 @@ async function overview(days = 14) {
     stat(`Messages, last ${stats.days.length} days`, String(totals.queued), h('div', { class: 'muted' }, `${totals.sent} accepted by Twilio, ${totals.segments} segments`)),
     stat('Delivery rate', pct(totals.deliveryRate), h('div', { class: 'muted' }, `${totals.delivered} delivered, ${totals.undelivered} undelivered, ${totals.failed} failed`)),
     stat('Cost today', usd(spend.todayUsd), h('div', {},
-      h('div', { class: 'muted' }, spend.dailyCapUsd > 0 ? `of the ${usd(spend.dailyCapUsd, 2)} daily spend cap (${pct(spend.todayFractionOfCap)})` : 'no daily spend cap'),
+      h('div', { class: 'muted' }, spend.dailyCapUsd > 0 ? `of the ${usd(spend.dailyCapUsd, 2)} daily spend cap (${(spend.todayFractionOfCap * 100).toFixed(2)}%)` : 'no daily spend cap'),
       spend.dailyCapUsd > 0 ? meter(spend.todayFractionOfCap) : null)),
     stat('Cost, last 7 days', usd(spend.last7DaysUsd), h('div', { class: 'muted' },
       `estimated; ${usd(totals.actualCostUsd)} billed by Twilio for ${totals.pricedMessages} priced messages in the period; 7-day cap ${usd(spend.last7DaysCapUsd, 2)}`)),
