@@ -211,6 +211,9 @@ async function templateEditor(type, language, channel) {
   const previewError = h('p', { class: 'error', id: 'preview-error', role: 'alert' });
   const saveResult = h('p', { id: 'save-result', role: 'status' });
   const save = h('button', { type: 'button', id: 'save' }, 'Save as new version');
+  const sending = h('p', { class: 'muted', id: 'sending' });
+  const showSending = (v) => { sending.textContent = v.version === 0 ? 'Now sending the repository default (version 0).' : `Now sending version ${v.version}, saved ${when(v.savedAt)}.`; };
+  showSending(t);
 
   const facts = (p) => (p.segments === null ? 'Email' : `${p.segments} segment${p.segments === 1 ? '' : 's'} · ${p.encoding} · ${usd(p.costPerSendUsd)} per send`);
   previewFacts.textContent = t.segments === null ? 'Email' : facts(t);
@@ -242,7 +245,9 @@ async function templateEditor(type, language, channel) {
       const saved = await api('PUT', path, draft());
       saveResult.className = 'ok';
       saveResult.textContent = `Saved as version ${saved.version}.` + (saved.segments === null ? '' : ` ${facts(saved)}.`) + (saved.warning ? ` ${saved.warning}` : '');
-      historyBody.replaceChildren(...(await api('GET', path)).history.map(versionRow));
+      const fresh = await api('GET', path);
+      historyBody.replaceChildren(...fresh.history.map(versionRow));
+      showSending(fresh.template);
     } catch (error) {
       saveResult.className = 'error';
       saveResult.textContent = error.message;
@@ -256,7 +261,7 @@ async function templateEditor(type, language, channel) {
   page('templates',
     h('p', {}, h('a', { href: '#/templates' }, '← All templates')),
     h('h1', {}, `${t.title} · ${language} · ${channel}`),
-    h('p', { class: 'muted' }, t.isDefault ? 'Now sending the repository default (version 0).' : `Now sending version ${t.version}, saved ${when(t.savedAt)}.`),
+    sending,
     h('div', { class: 'editor' },
       h('div', { class: 'card' },
         subject ? h('label', {}, 'Subject', subject) : null,

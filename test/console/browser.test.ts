@@ -121,6 +121,8 @@ describe('admin console in a browser', { skip: missing && !inCi ? SKIP : false }
     assert.match(await page.textContent('#save-result') ?? '', /1 segment · GSM-7 · \$0\.0075 per send/);
     await page.waitForSelector('#history tr');
     assert.match(await page.textContent('#history') ?? '', /v1.*olga/);
+    await textShows(page, '#sending', /^Now sending version 1, saved /);
+    await page.screenshot({ path: join(SCREENSHOT, '../console-template.png'), fullPage: true });
     const saved = await activeTemplate(t.ctx.db, 'transaction', 'en', 'sms');
     assert.deepEqual([saved.version, saved.body], [1, 'DominionTrust: {amount} at {merchant}, acct {account_last4}. Bal {balance}.']);
 
@@ -138,6 +140,7 @@ describe('admin console in a browser', { skip: missing && !inCi ? SKIP : false }
     assert.ok(!settings.includes(t.config.twilio.authToken));
     await page.click('nav a[data-page="notifications"]');
     await page.waitForSelector('#view[data-page="notifications"]');
+    await page.screenshot({ path: join(SCREENSHOT, '../console-held.png'), fullPage: true });
     assert.deepEqual(cspViolations, [], 'the page runs under its CSP without violations');
   });
 

@@ -10,7 +10,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { CATALOGUE } from '../../src/notifications/catalogue.ts';
 import { DEFAULT_LANGUAGES } from '../../src/notifications/templates/defaults.ts';
-import { createTestContext, HeldClock, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestContext } from '../helpers/context.ts';
+import { createTestContext, eventually, HeldClock, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, type TestContext } from '../helpers/context.ts';
 import { customer, type Customer } from '../helpers/customers.ts';
 import { addCustomer, notify, settled } from '../notifications/pipeline-fixture.ts';
 
@@ -211,6 +211,9 @@ describe('held, skipped and failed notifications', () => {
     assert.match(metrics, /dominion_notifications_total\{type="transaction",channel="sms",outcome="moved"\} 1/);
     assert.match(metrics, /dominion_notifications_total\{type="account_lockout",channel="sms",outcome="failed"\} 1/);
     assert.match(metrics, /dominion_notifications_total\{type="account_lockout",channel="email",outcome="skipped"\} 1/);
+    // The email the moved SMS became is counted when the mailer took it.
+    await eventually(async () => ((await app.inject({ url: '/metrics' })).body
+      .includes('dominion_notifications_total{type="transaction",channel="email",outcome="sent"} 1') ? true : undefined), 10_000, 'the email counted');
   });
 });
 
