@@ -77,6 +77,14 @@ function lastFour(value: string | undefined): string | null {
   return value ? `…${value.slice(-4)}` : null;
 }
 
+/** A URL as it may be shown: any user:password@ in it removed. */
+function withoutUserInfo(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString().replace(/\/$/, '');
+}
+
 export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
   const session = requireSession(ctx);
   const preHandler = [session, async (request: FastifyRequest) => { requireStaff(request); }];
@@ -146,7 +154,7 @@ export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
         apiKeySecretSet: twilio.auth.kind === 'apiKey',
         phoneNumber: twilio.phoneNumber ? maskPhoneNumber(twilio.phoneNumber) : null,
         messagingServiceSid: lastFour(twilio.messagingServiceSid),
-        apiBaseUrl: twilio.apiBaseUrl,
+        apiBaseUrl: withoutUserInfo(twilio.apiBaseUrl),
         timeoutMs: twilio.timeoutMs,
         senderMps: twilio.senderMps,
       },
