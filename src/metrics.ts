@@ -1,6 +1,14 @@
 // Prometheus metrics of this process, on a registry of its own (tests build several apps).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/**
+ * What the notification pipeline decided for one notification on one channel:
+ * sent (SMS queued to the message log, or email accepted by SMTP), held (quiet hours, a limit, an
+ * email retry), skipped (nothing sent, with its reason), moved (to the other channel), digested
+ * (into the daily summary SMS), failed (a critical message that could not go, or an email refused).
+ */
+export type NotificationOutcome = 'sent' | 'held' | 'skipped' | 'moved' | 'digested' | 'failed';
+
 export interface Metrics {
   readonly registry: Registry;
   /** SMS handed to the provider, by notification type and resulting status. */
@@ -9,6 +17,12 @@ export interface Metrics {
   readonly smsEstimatedCost: Counter<'type'>;
   /** Time one provider send takes, accepted or not. */
   readonly smsSendDuration: Histogram<'outcome'>;
+  /** Decisions of the notification pipeline, by type, channel and outcome. */
+  readonly notifications: Counter<'type' | 'channel' | 'outcome'>;
+  /** Segments of the notification SMS the pipeline queued, by type. */
+  readonly smsQueuedSegments: Counter<'type'>;
+  /** Estimated USD cost of the notification SMS the pipeline queued, by type (what the spend cap counts). */
+  readonly smsQueuedCost: Counter<'type'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -35,5 +49,42 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    notifications: new Counter({
+      name: 'dominion_notifications_total',
+      help: 'Notification pipeline decisions, by type, channel and outcome (sent, held, skipped, moved, digested, failed)',
+      labelNames: ['type', 'channel', 'outcome'],
+      registers: [registry],
+    }),
+    smsQueuedSegments: new Counter({
+      name: 'dominion_sms_queued_segments_total',
+      help: 'Segments of the SMS the notification pipeline queued, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    smsQueuedCost: new Counter({
+      name: 'dominion_sms_queued_estimated_cost_usd_total',
+      help: 'Estimated USD cost of the SMS the notification pipeline queued, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
   };
+}
+
+/** The outcome a notification's recorded status and reason stand for, for the counter above. */
+export function notificationOutcome(status: string, reason: string | null): NotificationOutcome | undefined {
+  switch (status) {
+    case 'queued':
+    case 'sent':
+      return 'sent';
+    case 'held':
+      return 'held';
+    case 'digested':
+      return 'digested';
+    case 'failed':
+      return 'failed';
+    case 'skipped':
+      return reason?.startsWith('moved_to_') ? 'moved' : 'skipped';
+    default:
+      return undefined;
+  }
 }

@@ -11,6 +11,7 @@ import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { kycRoutes } from './kyc-routes.ts';
 import { registerOpenApi } from './openapi.ts';
+import { staffRoutes } from './staff-routes.ts';
 
 /** The API's version in its OpenAPI description: the package version. */
 const API_VERSION = '0.1.0';
@@ -39,6 +40,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     bankRoutes(routes, ctx);
     cardRoutes(routes, ctx);
     kycRoutes(routes, ctx);
+    staffRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {
       const inbox = `${options.simulatorUrl}/inbox`;

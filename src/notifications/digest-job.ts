@@ -26,7 +26,7 @@ export type DigestResult =
   | { status: 'queued'; digestDate: string; items: number; messageId: string; destination: string }
   | { status: 'skipped'; digestDate: string; items: number; reason: string };
 
-type DigestContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
+type DigestContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'> & Partial<Pick<AppContext, 'metrics'>>;
 
 function dayBefore(date: string): string {
   const d = new Date(`${date}T12:00:00Z`);
@@ -38,7 +38,8 @@ function dayBefore(date: string): string {
 export async function sendDailyDigest(ctx: DigestContext, userId: string): Promise<DigestResult> {
   const now = ctx.clock.now();
   const spec = notificationType('transaction');
-  return ctx.db.transaction(async (tx): Promise<DigestResult> => {
+  let sms: { segments: number; estimatedPrice: number } | undefined;
+  const result = await ctx.db.transaction(async (tx): Promise<DigestResult> => {
     const settings = await getNotificationSettings(tx, userId);
     const morning = wallTimeIn(now, settings.timeZone).hour >= DIGEST_HOUR;
     if (!morning || nextSendTime(now, settings.timeZone, settings.quietHours, spec) > now) return { status: 'not_due' };
@@ -61,8 +62,18 @@ export async function sendDailyDigest(ctx: DigestContext, userId: string): Promi
     const body = buildDigestSms(held.entries, { language, locale: localeFor(language), digestDate });
     const queued = await queueSms(ctx, tx, { type: spec.id, lane: 'sms.bulk', userId, to: phone.e164, country: phone.country, body });
     await updateNotification(tx, row.id, { status: 'queued', smsMessageId: queued.id });
+    sms = queued;
     return { status: 'queued', digestDate, items: held.itemIds.length, messageId: queued.id, destination: maskPhoneNumber(phone.e164) };
   });
+  // Counted once committed, like the policy step's decisions (dispatch.ts).
+  if (result.status === 'queued' || result.status === 'skipped') {
+    ctx.metrics?.notifications.inc({ type: spec.id, channel: 'sms', outcome: result.status === 'queued' ? 'sent' : 'skipped' });
+  }
+  if (sms) {
+    ctx.metrics?.smsQueuedSegments.inc({ type: spec.id }, sms.segments);
+    ctx.metrics?.smsQueuedCost.inc({ type: spec.id }, sms.estimatedPrice);
+  }
+  return result;
 }
 
 /** The hourly job: every customer with held items, each in a transaction of their own. */

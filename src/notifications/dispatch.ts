@@ -10,7 +10,8 @@
 // until the limit's window ends, or, past the daily spend cap, skipped unless critical.
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
-import { queueSms } from '../sms/outbox.ts';
+import { notificationOutcome } from '../metrics.ts';
+import { queueSms, type QueuedSms } from '../sms/outbox.ts';
 import { usablePhoneNumber } from '../sms/phone-status.ts';
 import { notificationType, type Money, type NotificationTypeSpec } from './catalogue.ts';
 import { composeMessage } from './compose.ts';
@@ -29,21 +30,44 @@ export interface DispatchOutcome {
   smsMessageId: string | null;
 }
 
-type DispatchContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock' | 'logger'>;
+type DispatchContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock' | 'logger' | 'metrics'>;
+
+// Metrics are counted after the transaction commits, so a rolled-back decision (a limit's refusal)
+// is not counted: outcomes that only report an earlier decision are remembered here, and the SMS a
+// decision queued, for its segments and cost.
+const undecided = new WeakSet<DispatchOutcome>();
+const queuedSms = new WeakMap<DispatchOutcome, QueuedSms>();
 
 /** Runs the policy step of one SMS notification; does nothing for one already decided. */
 export async function dispatchNotification(ctx: DispatchContext, notificationId: string): Promise<DispatchOutcome> {
   const now = ctx.clock.now();
+  let type: string | undefined;
+  let result: DispatchOutcome;
   try {
-    return await ctx.db.transaction((tx) => decide(ctx, tx, notificationId, now));
+    result = await ctx.db.transaction((tx) => decide(ctx, tx, notificationId, now, (t) => (type = t)));
   } catch (error) {
     if (!(error instanceof LimitReached)) throw error;
-    return ctx.db.transaction((tx) => applyLimit(ctx, tx, notificationId, error, now));
+    result = await ctx.db.transaction((tx) => applyLimit(ctx, tx, notificationId, error, now, (t) => (type = t)));
+  }
+  countDecision(ctx, type, result);
+  return result;
+}
+
+function countDecision(ctx: Pick<AppContext, 'metrics'>, type: string | undefined, result: DispatchOutcome): void {
+  const decided = type === undefined || undecided.has(result) ? undefined : notificationOutcome(result.status, result.reason);
+  if (!type || !decided) return;
+  ctx.metrics.notifications.inc({ type, channel: 'sms', outcome: decided });
+  const sms = queuedSms.get(result);
+  if (sms) {
+    ctx.metrics.smsQueuedSegments.inc({ type }, sms.segments);
+    ctx.metrics.smsQueuedCost.inc({ type }, sms.estimatedPrice);
   }
 }
 
 function outcome(row: Pick<NotificationRow, 'status' | 'reason' | 'smsMessageId'>): DispatchOutcome {
-  return { status: row.status as NotificationStatus, reason: row.reason, smsMessageId: row.smsMessageId };
+  const unchanged: DispatchOutcome = { status: row.status as NotificationStatus, reason: row.reason, smsMessageId: row.smsMessageId };
+  undecided.add(unchanged);
+  return unchanged;
 }
 
 async function settle(ctx: DispatchContext, tx: Queryable, row: NotificationRow, status: NotificationStatus, reason: string | null): Promise<DispatchOutcome> {
@@ -52,10 +76,11 @@ async function settle(ctx: DispatchContext, tx: Queryable, row: NotificationRow,
   return { status, reason, smsMessageId: null };
 }
 
-async function decide(ctx: DispatchContext, tx: Queryable, id: string, now: Date): Promise<DispatchOutcome> {
+async function decide(ctx: DispatchContext, tx: Queryable, id: string, now: Date, typeIs: (type: string) => void): Promise<DispatchOutcome> {
   const row = await lockNotification(tx, id);
   if (!row) return { status: 'missing', reason: null, smsMessageId: null };
   if (row.channel !== 'sms' || !isDue(row, now)) return outcome(row);
+  typeIs(row.type);
   const spec = notificationType(row.type);
   if (row.sendBefore && now >= row.sendBefore) return settle(ctx, tx, row, spec.critical ? 'failed' : 'skipped', 'expired');
   const user = await loadRecipient(tx, row.userId);
@@ -86,7 +111,9 @@ async function decide(ctx: DispatchContext, tx: Queryable, id: string, now: Date
   // A reason from an earlier hold (quiet_hours, a limit) stays: it says why the SMS went late.
   await updateNotification(tx, row.id, { status: 'queued', smsMessageId: queued.id, holdUntil: null, updatedAt: now });
   await consumeLimits(tx, notificationSmsLimits(ctx.config.limits, user.userId, queued.estimatedPrice), now);
-  return { status: 'queued', reason: row.reason, smsMessageId: queued.id };
+  const result: DispatchOutcome = { status: 'queued', reason: row.reason, smsMessageId: queued.id };
+  queuedSms.set(result, queued);
+  return result;
 }
 
 function canEmail(spec: NotificationTypeSpec, user: Pick<Recipient, 'email'> | undefined): boolean {
@@ -112,9 +139,12 @@ async function redirect(
 }
 
 /** Records what a refusing limit means for the notification (see the file's opening comment). */
-async function applyLimit(ctx: DispatchContext, tx: Queryable, id: string, limit: LimitReached, now: Date): Promise<DispatchOutcome> {
+async function applyLimit(
+  ctx: DispatchContext, tx: Queryable, id: string, limit: LimitReached, now: Date, typeIs: (type: string) => void,
+): Promise<DispatchOutcome> {
   const row = await lockNotification(tx, id);
   if (!row || !isDue(row, now)) return row ? outcome(row) : { status: 'missing', reason: null, smsMessageId: null };
+  typeIs(row.type);
   const spec = notificationType(row.type);
   const user = await loadRecipient(tx, row.userId);
   const name = limit.rule.name;

@@ -21,7 +21,7 @@ export const MAX_EMAIL_ATTEMPTS = 5;
 /** An email left 'sending' this long by a crashed worker may be claimed again (the job expires at 60 s). */
 const STALE_CLAIM_MS = 30_000;
 
-type EmailContext = Pick<AppContext, 'db' | 'jobs' | 'clock' | 'mailer' | 'logger'>;
+type EmailContext = Pick<AppContext, 'db' | 'jobs' | 'clock' | 'mailer' | 'logger'> & Partial<Pick<AppContext, 'metrics'>>;
 
 async function claim(db: Queryable, id: string, now: Date): Promise<NotificationRow | undefined> {
   const [row] = await db
@@ -46,11 +46,13 @@ export async function sendEmailNotification(ctx: EmailContext, id: string): Prom
   const row = await claim(ctx.db, id, now);
   if (!row) return undefined; // sent, decided, or being sent by another worker
   const log = ctx.logger.child({ notificationId: id, type: row.type });
-  const finish = async (status: NotificationStatus, reason: string | null) => {
+  const count = (outcome: 'sent' | 'held' | 'skipped' | 'failed') => ctx.metrics?.notifications.inc({ type: row.type, channel: 'email', outcome });
+  const finish = async (status: 'sent' | 'skipped' | 'failed', reason: string | null) => {
     await ctx.db.transaction(async (tx) => {
       await updateNotification(tx, id, { status, reason, holdUntil: null, updatedAt: ctx.clock.now() });
       if (status !== 'sent' && reason) await fallBackToSms(ctx, tx, row, reason);
     });
+    count(status);
     return status;
   };
   let message: { to: string; subject: string; text: string };
@@ -81,6 +83,7 @@ export async function sendEmailNotification(ctx: EmailContext, id: string): Prom
       await enqueueNotification(ctx, tx, row, notificationType(row.type), retryAt);
     });
     log.warn({ err: error, attempt: row.attempts, retryAt }, 'email notification refused for now; retrying');
+    count('held');
     return 'held';
   }
 }

@@ -78,7 +78,8 @@ export class CodeLimitError extends AppError {
   }
 }
 
-type SendContext = Pick<AppContext, 'jobs' | 'config' | 'clock'>;
+// Metrics are optional so callers with a narrow context (a CLI command, a test) need not build them.
+type SendContext = Pick<AppContext, 'jobs' | 'config' | 'clock'> & Partial<Pick<AppContext, 'metrics'>>;
 
 /**
  * Writes a notification for every channel the customer gets this type on, with the jobs that
@@ -104,6 +105,8 @@ export async function notifyUser(ctx: SendContext, tx: Queryable, notification: 
   for (const planned of await plannedChannels(tx, spec, user)) {
     const inserted = await insertNotification(tx, { ...base, ...planned });
     if (inserted?.status === 'pending') await enqueueNotification(ctx, tx, inserted, spec);
+    // Pending rows are counted by the policy step that decides them; an email skipped here is decided.
+    if (inserted?.status === 'skipped') ctx.metrics?.notifications.inc({ type: spec.id, channel: planned.channel, outcome: 'skipped' });
     const row = inserted ?? (await findNotificationOfEvent(tx, { eventKey, userId: user.id, type: spec.id, channel: planned.channel }));
     if (row) rows.push(row);
   }
@@ -174,6 +177,10 @@ async function queueCode(
     if (!(error instanceof LimitReached)) throw error;
     throw codeLimitError(error, destination, phone.e164);
   }
+  // Counted once its limits passed: a refused code is counted by recordRefusedCode instead.
+  ctx.metrics?.notifications.inc({ type: spec.id, channel: 'sms', outcome: 'sent' });
+  ctx.metrics?.smsQueuedSegments.inc({ type: spec.id }, queued.segments);
+  ctx.metrics?.smsQueuedCost.inc({ type: spec.id }, queued.estimatedPrice);
   return {
     eventKey: base.eventKey,
     notifications: [{ id: inserted.id, channel: 'sms', status: 'queued', reason: null }],
@@ -200,9 +207,12 @@ function codeLimitError(error: LimitReached, destination: string, e164: string):
  * Records a code the limits refused, after the caller's transaction rolled back with it, so what a
  * limit stops is on record with its reason.
  */
-export async function recordRefusedCode(db: Queryable, input: { userId: string; type: NotificationTypeId; error: CodeLimitError; now: Date }): Promise<void> {
+export async function recordRefusedCode(
+  db: Queryable, input: { userId: string; type: NotificationTypeId; error: CodeLimitError; now: Date }, metrics?: AppContext['metrics'],
+): Promise<void> {
   await insertNotification(db, {
     userId: input.userId, type: input.type, eventKey: randomUUID(), channel: 'sms', values: {},
     status: 'skipped', reason: input.error.limit, createdAt: input.now, updatedAt: input.now,
   });
+  metrics?.notifications.inc({ type: input.type, channel: 'sms', outcome: 'skipped' });
 }

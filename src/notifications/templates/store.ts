@@ -3,7 +3,7 @@
 import { and, asc, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import type { AppContext } from '../../context.ts';
 import type { Queryable } from '../../db/connection.ts';
-import { notificationTemplates } from '../../db/schema.ts';
+import { notificationTemplates, users } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
 import { analyseSmsBody, type SmsBodyAnalysis, type SmsEncoding, type SmsPricing } from '../../sms/segments.ts';
 import { CATALOGUE, notificationType, type Channel, type NotificationTypeId } from '../catalogue.ts';
@@ -60,7 +60,8 @@ export interface TemplateInput {
 
 type TemplateRow = typeof notificationTemplates.$inferSelect;
 
-function checkLanguage(language: string): string {
+/** The primary language subtag of a code staff typed; AppError 'validation_failed' for anything else. */
+export function checkLanguage(language: string): string {
   const lang = languageOf(language);
   if (!/^[a-z]{2,3}$/.test(lang)) throw new AppError('validation_failed', `"${language}" is not a language code; use e.g. en or es.`);
   return lang;
@@ -122,13 +123,18 @@ export async function saveTemplate(ctx: Pick<AppContext, 'db' | 'config' | 'cloc
     type: spec.id, language, channel: input.channel, version, ...preview,
     segments: sms?.segments ?? null, encoding: sms?.encoding ?? null, estimatedPrice: sms?.estimatedPrice ?? null,
   };
-  if (sms && sms.segments > 1) {
-    const cause = sms.encoding === 'UCS-2'
-      ? `it is UCS-2 (70 characters a segment) because of ${sms.nonGsmCharacters.map((c) => `"${c}"`).join(' ')}; without them it could be GSM-7`
-      : `it has ${sms.characters} characters; one segment holds 160`;
-    saved.warning = `With the example values this SMS needs ${sms.segments} segments, about $${sms.estimatedPrice.toFixed(4)} per message: ${cause}.`;
-  }
+  const warning = sms && multiSegmentWarning(sms);
+  if (warning) saved.warning = warning;
   return saved;
+}
+
+/** What an SMS of more than one segment costs and what to change; undefined for one segment. */
+export function multiSegmentWarning(sms: SmsBodyAnalysis): string | undefined {
+  if (sms.segments <= 1) return undefined;
+  const cause = sms.encoding === 'UCS-2'
+    ? `it is UCS-2 (70 characters a segment) because of ${sms.nonGsmCharacters.map((c) => `"${c}"`).join(' ')}; without them it could be GSM-7`
+    : `it has ${sms.characters} characters; one segment holds 160`;
+  return `With the example values this SMS needs ${sms.segments} segments, about $${sms.estimatedPrice.toFixed(4)} per message: ${cause}.`;
 }
 
 function fromRow(row: TemplateRow, requestedLanguage: string): ActiveTemplate {
@@ -203,4 +209,22 @@ export type TemplateInForce = ActiveTemplate & { preview: TemplatePreview };
 export async function templatesInForce(ctx: Pick<AppContext, 'db' | 'config'>, filter: TemplateFilter = {}): Promise<TemplateInForce[]> {
   const active = await listTemplates(ctx.db, filter);
   return active.map((template) => ({ ...template, preview: previewTemplate(template, ctx.config.pricing) }));
+}
+
+export interface TemplateVersion extends ActiveTemplate {
+  /** Username of the staff member who saved it, while that user exists. */
+  updatedByUsername: string | null;
+}
+
+/** Every saved version of one template, latest first (the repository default, version 0, is not a row). */
+export async function templateVersions(db: Queryable, type: string, language: string, channel: Channel): Promise<TemplateVersion[]> {
+  const spec = notificationType(type);
+  const lang = checkLanguage(language);
+  const rows = await db
+    .select({ template: notificationTemplates, username: users.username })
+    .from(notificationTemplates)
+    .leftJoin(users, eq(users.id, notificationTemplates.updatedBy))
+    .where(and(eq(notificationTemplates.type, spec.id), eq(notificationTemplates.language, lang), eq(notificationTemplates.channel, channel)))
+    .orderBy(desc(notificationTemplates.version));
+  return rows.map((row) => ({ ...fromRow(row.template, lang), updatedByUsername: row.username }));
 }

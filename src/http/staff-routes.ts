@@ -1,0 +1,211 @@
+// Bank staff's side of notifications: templates (list, history, save a version, preview a draft),
+// notifications the pipeline held, skipped or failed, SMS statistics and the Twilio settings, as
+// a JSON API under /api/staff (staff sessions only), and the admin web console at /admin that
+// uses it: static files from src/console, served by the app itself under a strict CSP.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { AppContext } from '../context.ts';
+import { AppError } from '../errors.ts';
+import { isNotificationType, notificationType, NOTIFICATION_TYPE_IDS, type NotificationTypeId } from '../notifications/catalogue.ts';
+import { listStoppedNotifications, MAX_STATS_DAYS, smsStats, STOPPED_STATUSES } from '../notifications/stats.ts';
+import { previewDraft } from '../notifications/templates/preview.ts';
+import {
+  activeTemplate, listTemplates, previewTemplate, saveTemplate, templateVersions, type ActiveTemplate,
+} from '../notifications/templates/store.ts';
+import { maskPhoneNumber } from '../sms/phone.ts';
+import { parseInput, requireSession, requireStaff } from './session-auth.ts';
+
+const language = z.string().regex(/^[a-z]{2,3}$/, 'a language code in lower case, e.g. en or es');
+const channel = z.enum(['sms', 'email'], 'sms or email');
+const templateParams = z.object({ type: z.string().max(64), language, channel });
+
+const templateBody = z.strictObject({
+  body: z.string().max(20_000),
+  /** Email only. */
+  subject: z.string().max(300).nullable().optional(),
+});
+
+const draftValue = z.union([
+  z.string().max(200),
+  z.number().finite(),
+  z.strictObject({ minorUnits: z.union([z.string().max(20), z.number().int()]), currency: z.string().max(3) }),
+]);
+const previewBody = templateBody.extend({ values: z.record(z.string().max(64), draftValue).optional() });
+
+const notificationsQuery = z.strictObject({
+  status: z.enum(STOPPED_STATUSES, `one of ${STOPPED_STATUSES.join(', ')}`).optional(),
+  type: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+const statsQuery = z.strictObject({
+  days: z.coerce.number().int().min(1).max(MAX_STATS_DAYS).default(7),
+});
+
+/** A type named in a URL: unknown is 404, like any missing resource, naming the known ones. */
+function typeInPath(type: string): NotificationTypeId {
+  if (!isNotificationType(type)) throw new AppError('not_found', `No notification type "${type}". Known types: ${NOTIFICATION_TYPE_IDS.join(', ')}.`);
+  return type;
+}
+
+/** A template as the staff screens show it: its text, where it comes from, and what one send costs. */
+function templateView(template: ActiveTemplate, pricing: AppContext['config']['pricing']) {
+  const preview = previewTemplate(template, pricing);
+  return {
+    type: template.type,
+    title: notificationType(template.type).title,
+    language: template.requestedLanguage,
+    /** The language of the text served: English when the language asked for has none of its own. */
+    servedLanguage: template.language,
+    channel: template.channel,
+    version: template.version,
+    isDefault: template.source === 'default',
+    subject: template.subject,
+    body: template.body,
+    savedAt: template.savedAt,
+    example: preview.text,
+    segments: preview.sms?.segments ?? null,
+    encoding: preview.sms?.encoding ?? null,
+    costPerSendUsd: preview.sms?.estimatedPrice ?? null,
+  };
+}
+
+/** Last 4 characters of a credential, enough to tell which one is configured. */
+function lastFour(value: string | undefined): string | null {
+  return value ? `…${value.slice(-4)}` : null;
+}
+
+/** A URL as it may be shown: any user:password@ in it removed. */
+function withoutUserInfo(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString().replace(/\/$/, '');
+}
+
+export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const session = requireSession(ctx);
+  const preHandler = [session, async (request: FastifyRequest) => { requireStaff(request); }];
+  const pricing = ctx.config.pricing;
+
+  app.get('/api/staff/templates', { preHandler }, async () => ({
+    templates: (await listTemplates(ctx.db)).map((t) => templateView(t, pricing)),
+  }));
+
+  app.get('/api/staff/templates/:type/:language/:channel', { preHandler }, async (request) => {
+    const params = parseInput(templateParams, request.params);
+    const type = typeInPath(params.type);
+    const spec = notificationType(type);
+    const active = await activeTemplate(ctx.db, type, params.language, params.channel);
+    const versions = await templateVersions(ctx.db, type, params.language, params.channel);
+    return {
+      template: templateView(active, pricing),
+      variables: spec.variables.map((v) => ({ name: v.name, kind: v.kind, description: v.description, example: v.example })),
+      history: versions.map((v) => ({ version: v.version, subject: v.subject, body: v.body, savedAt: v.savedAt, savedBy: v.updatedByUsername })),
+    };
+  });
+
+  app.put('/api/staff/templates/:type/:language/:channel', { preHandler }, async (request) => {
+    const staff = requireStaff(request);
+    const params = parseInput(templateParams, request.params);
+    const body = parseInput(templateBody, request.body);
+    const saved = await saveTemplate(ctx, {
+      type: typeInPath(params.type), language: params.language, channel: params.channel,
+      body: body.body, subject: body.subject, updatedBy: staff.userId,
+    });
+    return { ...saved, costPerSendUsd: saved.estimatedPrice };
+  });
+
+  app.post('/api/staff/templates/:type/:language/:channel/preview', { preHandler }, async (request) => {
+    const params = parseInput(templateParams, request.params);
+    const body = parseInput(previewBody, request.body);
+    const preview = previewDraft(pricing, { type: typeInPath(params.type), language: params.language, channel: params.channel, ...body });
+    return {
+      ...preview,
+      segments: preview.sms?.segments ?? null,
+      encoding: preview.sms?.encoding ?? null,
+      costPerSendUsd: preview.sms?.estimatedPrice ?? null,
+    };
+  });
+
+  app.get('/api/staff/notifications', { preHandler }, async (request) => {
+    const query = parseInput(notificationsQuery, request.query);
+    if (query.type !== undefined) notificationType(query.type);
+    const found = await listStoppedNotifications(ctx.db, { statuses: query.status ? [query.status] : undefined, type: query.type, limit: query.limit });
+    return { notifications: found };
+  });
+
+  app.get('/api/staff/sms/stats', { preHandler }, async (request) => {
+    const query = parseInput(statsQuery, request.query);
+    return smsStats(ctx.db, { days: query.days, now: ctx.clock.now(), limits: ctx.config.limits });
+  });
+
+  // What is configured, never a secret: credentials and numbers by their last 4 characters only.
+  app.get('/api/staff/settings', { preHandler }, async () => {
+    const { twilio, limits, email } = ctx.config;
+    return {
+      twilio: {
+        mode: ctx.config.smsProvider,
+        accountSid: lastFour(twilio.accountSid),
+        authToken: lastFour(twilio.authToken),
+        apiKeySid: twilio.auth.kind === 'apiKey' ? lastFour(twilio.auth.apiKeySid) : null,
+        apiKeySecretSet: twilio.auth.kind === 'apiKey',
+        phoneNumber: twilio.phoneNumber ? maskPhoneNumber(twilio.phoneNumber) : null,
+        messagingServiceSid: lastFour(twilio.messagingServiceSid),
+        apiBaseUrl: withoutUserInfo(twilio.apiBaseUrl),
+        timeoutMs: twilio.timeoutMs,
+        senderMps: twilio.senderMps,
+      },
+      pricing: { pricePerSegmentUsd: ctx.config.pricing.pricePerSegment, perCountryUsd: ctx.config.pricing.perCountry },
+      allowedCountries: ctx.config.smsAllowedCountries,
+      limits,
+      email: { smtpConfigured: Boolean(email.smtpUrl), from: email.from },
+    };
+  });
+
+  consoleRoutes(app);
+}
+
+/** The console's files, read once: they are part of the release, not user content. */
+const CONSOLE_DIR = join(import.meta.dirname, '../console');
+const ASSETS: Record<string, string> = {
+  'console.js': 'text/javascript; charset=utf-8',
+  'chart.js': 'text/javascript; charset=utf-8',
+  'console.css': 'text/css; charset=utf-8',
+};
+
+/**
+ * Only the app's own files run: no inline script or style, no other origin, no framing. The data
+ * the pages show comes from /api/staff with the token the console keeps in sessionStorage.
+ */
+export const CONSOLE_CSP = [
+  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
+  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+function consoleHeaders(reply: FastifyReply, type: string): FastifyReply {
+  return reply
+    .type(type)
+    .header('content-security-policy', CONSOLE_CSP)
+    .header('x-content-type-options', 'nosniff')
+    .header('x-frame-options', 'DENY')
+    .header('referrer-policy', 'no-referrer')
+    .header('cache-control', 'no-store');
+}
+
+function consoleRoutes(app: FastifyInstance): void {
+  const files = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(CONSOLE_DIR, name), 'utf8')]));
+  const page = readFileSync(join(CONSOLE_DIR, 'index.html'), 'utf8');
+  const sendPage = async (_request: FastifyRequest, reply: FastifyReply) => consoleHeaders(reply, 'text/html; charset=utf-8').send(page);
+  app.get('/admin', sendPage);
+  app.get('/admin/', sendPage);
+  app.get('/admin/assets/:file', async (request, reply) => {
+    const { file } = request.params as { file: string };
+    const text = files.get(file);
+    const type = ASSETS[file];
+    if (text === undefined || type === undefined) throw new AppError('not_found', `No console file "${file}".`);
+    return consoleHeaders(reply, type).send(text);
+  });
+}
