@@ -15,6 +15,7 @@ import {
   activeTemplate, listTemplates, previewTemplate, saveTemplate, templateVersions, type ActiveTemplate,
 } from '../notifications/templates/store.ts';
 import { maskPhoneNumber } from '../sms/phone.ts';
+import { doc } from './openapi.ts';
 import { parseInput, requireSession, requireStaff } from './session-auth.ts';
 
 const language = z.string().regex(/^[a-z]{2,3}$/, 'a language code in lower case, e.g. en or es');
@@ -90,11 +91,11 @@ export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
   const preHandler = [session, async (request: FastifyRequest) => { requireStaff(request); }];
   const pricing = ctx.config.pricing;
 
-  app.get('/api/staff/templates', { preHandler }, async () => ({
+  app.get('/api/staff/templates', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'Every template in force (type x language x channel) with segments and cost per send' }) }, async () => ({
     templates: (await listTemplates(ctx.db)).map((t) => templateView(t, pricing)),
   }));
 
-  app.get('/api/staff/templates/:type/:language/:channel', { preHandler }, async (request) => {
+  app.get('/api/staff/templates/:type/:language/:channel', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'One template, its variables and its saved versions', params: templateParams, responses: { 200: 'the template', 404: 'unknown type, or the type has no such channel' } }) }, async (request) => {
     const params = parseInput(templateParams, request.params);
     const type = typeInPath(params.type);
     const spec = notificationType(type);
@@ -107,7 +108,10 @@ export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
     };
   });
 
-  app.put('/api/staff/templates/:type/:language/:channel', { preHandler }, async (request) => {
+  app.put('/api/staff/templates/:type/:language/:channel', {
+    preHandler,
+    schema: doc({ tag: 'staff', auth: 'staff', summary: 'Save a new version of a template (variables checked; the answer shows segments, encoding and cost per send)', params: templateParams, body: templateBody, responses: { 200: 'the saved version, with a warning past one segment', 400: 'an unknown variable, a missing bank name or reply hint' } }),
+  }, async (request) => {
     const staff = requireStaff(request);
     const params = parseInput(templateParams, request.params);
     const body = parseInput(templateBody, request.body);
@@ -118,7 +122,7 @@ export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
     return { ...saved, costPerSendUsd: saved.estimatedPrice };
   });
 
-  app.post('/api/staff/templates/:type/:language/:channel/preview', { preHandler }, async (request) => {
+  app.post('/api/staff/templates/:type/:language/:channel/preview', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'Render a draft with example values without saving it', params: templateParams, body: previewBody }) }, async (request) => {
     const params = parseInput(templateParams, request.params);
     const body = parseInput(previewBody, request.body);
     const preview = previewDraft(pricing, { type: typeInPath(params.type), language: params.language, channel: params.channel, ...body });
@@ -130,20 +134,20 @@ export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
     };
   });
 
-  app.get('/api/staff/notifications', { preHandler }, async (request) => {
+  app.get('/api/staff/notifications', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'Notifications held, skipped or failed, with their reasons', query: notificationsQuery }) }, async (request) => {
     const query = parseInput(notificationsQuery, request.query);
     if (query.type !== undefined) notificationType(query.type);
     const found = await listStoppedNotifications(ctx.db, { statuses: query.status ? [query.status] : undefined, type: query.type, limit: query.limit });
     return { notifications: found };
   });
 
-  app.get('/api/staff/sms/stats', { preHandler }, async (request) => {
+  app.get('/api/staff/sms/stats', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'SMS per day and per type: sent, delivered, failed, segments, cost, delivery rate; spend against the daily cap', query: statsQuery }) }, async (request) => {
     const query = parseInput(statsQuery, request.query);
     return smsStats(ctx.db, { days: query.days, now: ctx.clock.now(), limits: ctx.config.limits });
   });
 
   // What is configured, never a secret: credentials and numbers by their last 4 characters only.
-  app.get('/api/staff/settings', { preHandler }, async () => {
+  app.get('/api/staff/settings', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'The configuration, secrets shown by their last 4 characters only' }) }, async () => {
     const { twilio, limits, email } = ctx.config;
     return {
       twilio: {
