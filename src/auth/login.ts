@@ -11,7 +11,7 @@ import { loginChallenges, otpChallenges, userProfiles, users } from '../db/schem
 import { AppError, RetryLaterError } from '../errors.ts';
 import { recordEvent } from '../events/events.ts';
 import { CodeLimitError, recordRefusedCode } from '../notifications/send.ts';
-import { claimOtpAttempt, consumeOtpChallenge } from '../otp/challenges.ts';
+import { claimOtpAttempt, consumeOtpChallenge, createOtpChallenge } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
 import { hashPassword, verifyPassword } from '../users/passwords.ts';
 import { normaliseUserPhone, requirePhoneNumber, findUserById } from '../users/users.ts';
@@ -29,8 +29,10 @@ type LoginContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
 /** Where the code went; the challenge id is what the code is checked against. */
 export interface LoginStarted {
   challengeId: string;
-  /** Last four digits only, e.g. ***2671. */
-  destination: string;
+  /** Last four digits only, e.g. ***2671; absent when no SMS was sent (see startLogin). */
+  destination?: string;
+  /** False when the customer said they will use their authenticator or a backup code. */
+  smsSent: boolean;
   expiresAt: Date;
 }
 
@@ -51,10 +53,14 @@ const wrongCredentials = () => new AppError('unauthenticated', 'Wrong username o
 // Compared against when the username is unknown, so the answer takes as long as a real check.
 let dummyHash: Promise<string> | undefined;
 
-/** Checks the password and sends a login code to the customer's phone. */
+/**
+ * Checks the password and sends a login code to the customer's phone; or, when the customer said
+ * they will answer with their authenticator or a backup code (`secondFactor`), opens the sign-in
+ * without an SMS they may not receive (a resend still sends one).
+ */
 export async function startLogin(
   ctx: LoginContext,
-  input: { username: string; password: string; device: Device; ip: string },
+  input: { username: string; password: string; device: Device; ip: string; secondFactor?: SecondFactor },
 ): Promise<LoginStarted> {
   const [user] = await ctx.db
     .select({ id: users.id, passwordHash: users.passwordHash, isActive: users.isActive, phoneNumber: userProfiles.phoneNumber })
@@ -74,11 +80,21 @@ export async function startLogin(
   if (!user.isActive) {
     throw new AppError('account_inactive', 'Account not active yet: confirm your phone number with the code we sent when you registered.');
   }
-  return sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip });
+  const sms = (input.secondFactor ?? 'sms') === 'sms';
+  return sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip, sms });
+}
+
+interface LoginAttempt {
+  loginId: string;
+  isResend: boolean;
+  device: Device;
+  ip: string;
+  /** False: the challenge is made without its SMS. */
+  sms: boolean;
 }
 
 async function sendCode(
-  ctx: LoginContext, userId: string, login: { loginId: string; isResend: boolean; device: Device; ip: string }, replaces?: string,
+  ctx: LoginContext, userId: string, login: LoginAttempt, replaces?: string,
 ): Promise<LoginStarted> {
   const user = await findUserById(ctx.db, userId);
   if (!user) throw new AppError('not_found', 'No such user.');
@@ -94,7 +110,7 @@ async function sendCode(
 
 function sendCodeIn(
   ctx: LoginContext, userId: string, destination: string, now: Date,
-  login: { loginId: string; isResend: boolean; device: Device; ip: string }, replaces: string | undefined,
+  login: LoginAttempt, replaces: string | undefined,
 ): Promise<LoginStarted> {
   return ctx.db.transaction(async (tx) => {
     if (replaces) {
@@ -107,12 +123,14 @@ function sendCodeIn(
       if (!won) throw new AppError('code_used', 'A newer code was sent for this sign-in: use the code of the latest SMS.');
       await tx.update(otpChallenges).set({ consumedAt: now }).where(and(eq(otpChallenges.id, replaces), isNull(otpChallenges.consumedAt)));
     }
-    const sent = await createLoginChallenge(ctx, tx, { userId, destination, now, ip: login.ip });
+    const sent = login.sms
+      ? await createLoginChallenge(ctx, tx, { userId, destination, now, ip: login.ip })
+      : await createOtpChallenge(tx, { userId, purpose: 'login', destination, now }).then((c) => ({ challengeId: c.id, destination: undefined, expiresAt: c.expiresAt }));
     await tx.insert(loginChallenges).values({
       challengeId: sent.challengeId, loginId: login.loginId, userId, destination, isResend: login.isResend,
       deviceFingerprint: login.device.fingerprint, deviceLabel: login.device.label, ip: login.ip, createdAt: now,
     });
-    return { challengeId: sent.challengeId, destination: sent.destination, expiresAt: sent.expiresAt };
+    return { challengeId: sent.challengeId, ...(sent.destination !== undefined && { destination: sent.destination }), smsSent: login.sms, expiresAt: sent.expiresAt };
   });
 }
 
@@ -148,7 +166,7 @@ export async function resendLoginCode(ctx: LoginContext, input: { challengeId: s
     }
   }
   const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
-  return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip }, row.challengeId);
+  return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip, sms: true }, row.challengeId);
 }
 
 /** How the customer proves the sign-in: the SMS code, an authenticator app code, or a backup code. */

@@ -32,6 +32,8 @@ const loginBody = z.strictObject({
   password: z.string().min(1).max(1024),
   /** The app's own id for the device, if it has one; with the user agent it tells devices apart. */
   deviceId: z.string().min(1).max(200).optional(),
+  /** totp or backup_code: the customer will answer with one of those, so no SMS code is sent. Default sms. */
+  secondFactor: z.enum(['sms', 'totp', 'backup_code']).optional(),
 });
 
 const resendBody = z.strictObject({ challengeId: z.string().min(1).max(64) });
@@ -78,7 +80,7 @@ export function authRoutes(app: FastifyInstance, ctx: AppContext): void {
     await countRequestFromIp(ctx, 'login', request.ip);
     const body = parseInput(loginBody, request.body);
     const device = deviceOf(request.headers['user-agent'], body.deviceId);
-    return startLogin(ctx, { username: body.username, password: body.password, device, ip: request.ip });
+    return startLogin(ctx, { username: body.username, password: body.password, device, ip: request.ip, secondFactor: body.secondFactor });
   });
 
   app.post('/api/login/resend', async (request) => {

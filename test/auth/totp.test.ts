@@ -7,13 +7,13 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { Secret } from 'otpauth';
 import { DATA_KEY_FILE, dataKeyFor, seal, unseal } from '../../src/auth/data-key.ts';
 import { totpCode, totpStep } from '../../src/auth/totp.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { bankEvents, totpCredentials } from '../../src/db/schema.ts';
+import { bankEvents, notifications, totpCredentials } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { createTestContext, HeldClock, type TestContext } from '../helpers/context.ts';
@@ -161,6 +161,29 @@ describe('sign-in with method "totp"', () => {
     assert.equal((await app.inject({ url: '/api/accounts', headers: { authorization: `Bearer ${session.token}` } })).statusCode, 200);
     const reuse = await post('/api/login/verify', { challengeId, code: appCode(secret, 1), method: 'totp' });
     assert.equal(reuse.statusCode, 410, 'the sign-in is used up: no second session from it');
+  });
+
+  it('sends no SMS when the customer says at the password step they will use the app; a resend still can', async () => {
+    const { c, secret } = await enrolled('zed');
+    clock.advance(30_000);
+    const smsCodes = async () => (await t.ctx.db.select().from(notifications)
+      .where(and(eq(notifications.userId, c.user.id), eq(notifications.type, 'two_factor_code')))).length;
+    const res = await post('/api/login', { username: 'zed', password: PASSWORD, deviceId: 'totp-phone', secondFactor: 'totp' });
+    assert.equal(res.statusCode, 200, res.body);
+    const started = res.json<{ challengeId: string; smsSent: boolean; destination?: string }>();
+    assert.equal(started.smsSent, false);
+    assert.equal(started.destination, undefined);
+    assert.equal(await smsCodes(), 0, 'no code SMS queued');
+    const done = await post('/api/login/verify', { challengeId: started.challengeId, code: appCode(secret), method: 'totp' });
+    assert.equal(done.statusCode, 200, done.body);
+
+    clock.advance(30_000);
+    const other = await post('/api/login', { username: 'zed', password: PASSWORD, secondFactor: 'backup_code' });
+    clock.advance(30_000);
+    const resent = await post('/api/login/resend', { challengeId: other.json<{ challengeId: string }>().challengeId });
+    assert.equal(resent.statusCode, 200, resent.body);
+    assert.equal(resent.json<{ smsSent: boolean }>().smsSent, true);
+    assert.equal(await smsCodes(), 1, 'the customer changed their mind: the SMS goes');
   });
 
   it('accepts one step of drift but never the same step twice', async () => {
