@@ -72,7 +72,7 @@ export async function recordLoginFailure(
     // Whoever is guessing may already hold a session (a stolen token): the lockout ends them all.
     const sessionsRevoked = await revokeUserSessions(tx, userId, now);
     await recordEvent(ctx, tx, {
-      userId, type: 'login.locked', payload: { failures: kind, lockedUntil: until.toISOString(), sessionsRevoked },
+      userId, type: 'login.locked', payload: { after: `${kind}_failures`, lockedUntil: until.toISOString(), sessionsRevoked },
       notify: [{ type: 'account_lockout', values: {} }],
     });
     return until;

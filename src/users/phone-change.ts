@@ -12,7 +12,8 @@ import { CodeLimitError, notifyUser, recordRefusedCode } from '../notifications/
 import { verifyOtpCode } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
 import { queueCodeChallenge } from '../otp/send-code.ts';
-import { maskPhoneNumber } from '../sms/phone.ts';
+import { maskPhoneNumber, normalisePhoneNumber } from '../sms/phone.ts';
+import { phonePolicyFor } from '../sms/phone-policy.ts';
 import { phoneVerifiedByOther } from './registration.ts';
 import { findUserById, normaliseUserPhone } from './users.ts';
 
@@ -32,6 +33,16 @@ export interface PhoneChanged {
   /** The new number, last four digits only. */
   phoneNumber: string;
   changedAt: Date;
+}
+
+/** False for an old number the bank may no longer text (its country since taken off the list). */
+function textable(config: PhoneChangeContext['config'], e164: string): boolean {
+  try {
+    normalisePhoneNumber(e164, phonePolicyFor(config));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Sends a code to the new number; an earlier code for a phone change stops working. */
@@ -76,14 +87,15 @@ export async function completePhoneChange(ctx: PhoneChangeContext, input: { user
     await tx.insert(userProfiles).values({ userId: input.userId, phoneNumber: next, phoneVerifiedAt: now, updatedAt: now })
       .onConflictDoUpdate({ target: userProfiles.userId, set: { phoneNumber: next, phoneVerifiedAt: now, updatedAt: now } });
     const values = { phone_last4: next.slice(-4), time: now };
+    const tellPrevious = previous !== null && previous !== next && textable(ctx.config, previous);
     // The profile now holds the new number, so this notice goes there (and by email if chosen).
     const event = await recordEvent(ctx, tx, {
       userId: input.userId, type: 'phone.changed',
-      payload: { phoneLast4: next.slice(-4), previousLast4: previous ? previous.slice(-4) : null },
+      payload: { phoneLast4: next.slice(-4), previousLast4: previous ? previous.slice(-4) : null, previousNumberTold: tellPrevious },
       notify: [{ type: 'phone_changed', values }],
     });
     // The old number is no longer the profile's: addressed explicitly, under its own key.
-    if (previous && previous !== next) {
+    if (tellPrevious && previous) {
       await notifyUser(ctx, tx, { userId: input.userId, type: 'phone_changed', values, to: previous, eventKey: `event:${event.id}:previous-number` });
     }
     return { phoneNumber: maskPhoneNumber(next), changedAt: now };

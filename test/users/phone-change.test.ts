@@ -56,7 +56,7 @@ describe('POST /api/phone, /api/phone/verify', () => {
     assert.match(await nextSms(t, NEW, 1, /phone number was changed/, 'the notice to the new number'), expected);
     assert.match(await nextSms(t, OLD, 0, /phone number was changed/, 'the notice to the old number'), expected);
     const events = await t.ctx.db.select().from(bankEvents).where(eq(bankEvents.userId, c.user.id));
-    assert.deepEqual(events.map((e) => [e.type, e.payload]), [['phone.changed', { phoneLast4: '9002', previousLast4: '9001' }]]);
+    assert.deepEqual(events.map((e) => [e.type, e.payload]), [['phone.changed', { phoneLast4: '9002', previousLast4: '9001', previousNumberTold: true }]]);
 
     const again = await post('/api/phone/verify', { code }, c.auth);
     assert.equal(again.statusCode, 400, 'no phone change is waiting any more');
