@@ -84,6 +84,13 @@ const envSchema = z.object({
   EMAIL_FROM: z.string().trim().min(3).default('DominionTrust Bank <alerts@dominiontrust.example>'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(512).default(16),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  DATA_ENCRYPTION_KEY: optionalText.pipe(z.string()
+    .refine((v) => /^[A-Za-z0-9+/]{43}=$/.test(v) && Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes in base64 (44 characters); make one with `openssl rand -base64 32`')
+    .optional()),
+  GEO_COUNTRY_HEADER: optionalText.pipe(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name, e.g. cf-ipcountry').optional()),
+  SUSPICIOUS_TRANSFER_MINOR: z.coerce.number().int().min(1).default(100_000),
+  LOGIN_IP_LIMIT: z.coerce.number().int().min(0).default(20),
+  REGISTER_IP_LIMIT: z.coerce.number().int().min(0).default(20),
 });
 
 const EXAMPLES: Record<string, string> = {
@@ -115,10 +122,15 @@ const EXAMPLES: Record<string, string> = {
   EMAIL_FROM: 'DominionTrust Bank <alerts@dominiontrust.example>',
   WORKER_CONCURRENCY: '16',
   SHUTDOWN_TIMEOUT_MS: '15000',
+  DATA_ENCRYPTION_KEY: 'the output of `openssl rand -base64 32`',
+  GEO_COUNTRY_HEADER: 'cf-ipcountry',
+  SUSPICIOUS_TRANSFER_MINOR: '100000',
+  LOGIN_IP_LIMIT: '20',
+  REGISTER_IP_LIMIT: '20',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
-const SECRET_VARS = new Set(['TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SECRET', 'DATABASE_URL', 'SMTP_URL']);
+const SECRET_VARS = new Set(['TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SECRET', 'DATABASE_URL', 'SMTP_URL', 'DATA_ENCRYPTION_KEY']);
 
 export interface Config {
   smsProvider: 'twilio' | 'simulator';
@@ -160,6 +172,27 @@ export interface Config {
   };
   workerConcurrency: number;
   shutdownTimeoutMs: number;
+  /**
+   * The key that encrypts secrets stored in the database (TOTP secrets), AES-256-GCM. Required with
+   * DATABASE_URL, where every process must share it; undefined on the embedded database, which
+   * keeps a generated one in DATA_DIR (src/auth/data-key.ts).
+   */
+  dataEncryptionKey: Buffer | undefined;
+  security: SecurityRules;
+}
+
+export interface SecurityRules {
+  /**
+   * A header a trusted proxy in front of the server sets to the client's ISO country (e.g.
+   * cf-ipcountry), lower-case; undefined switches the 'login from a new country' alert off.
+   */
+  geoCountryHeader: string | undefined;
+  /** A transfer of at least this many minor units within 24 hours of a password change raises a suspicious-activity alert. Default 100000. */
+  suspiciousTransferMinor: number;
+  /** POST /api/login requests per IP address per 10 minutes. Default 20; 0 = no limit. */
+  loginIpLimit: number;
+  /** POST /api/register requests per IP address per 10 minutes. Default 20; 0 = no limit. */
+  registerIpLimit: number;
 }
 
 export interface SmsLimits {
@@ -235,10 +268,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotEnvPath = re
 function toConfig(e: z.infer<typeof envSchema>): Config {
   const hasTwilio = Boolean(e.TWILIO_ACCOUNT_SID && (e.TWILIO_AUTH_TOKEN || (e.TWILIO_API_KEY_SID && e.TWILIO_API_KEY_SECRET)) && e.TWILIO_PHONE_NUMBER);
   const smsProvider = e.SMS_PROVIDER ?? (hasTwilio ? 'twilio' : 'simulator');
-  const problems: string[] = [];
-  if (e.TWILIO_API_KEY_SID && !e.TWILIO_API_KEY_SECRET) problems.push('  - TWILIO_API_KEY_SECRET: required when TWILIO_API_KEY_SID is set');
-  if (problems.length) {
-    throw new ConfigError(`Configuration is invalid:\n${problems.join('\n')}`, [{ variable: 'TWILIO_API_KEY_SECRET', problem: 'required when TWILIO_API_KEY_SID is set' }]);
+  const issues: ConfigIssue[] = [];
+  if (e.TWILIO_API_KEY_SID && !e.TWILIO_API_KEY_SECRET) issues.push({ variable: 'TWILIO_API_KEY_SECRET', problem: 'required when TWILIO_API_KEY_SID is set' });
+  // Every process on a shared database must decrypt what another encrypted: one key, given to all.
+  if (e.DATABASE_URL && !e.DATA_ENCRYPTION_KEY) {
+    issues.push({ variable: 'DATA_ENCRYPTION_KEY', problem: 'required when DATABASE_URL is set (the same key for every server and worker); make one with `openssl rand -base64 32`' });
+  }
+  if (issues.length) {
+    throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
 
   const simulator = smsProvider === 'simulator';
@@ -281,6 +318,13 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     workerConcurrency: e.WORKER_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    dataEncryptionKey: e.DATA_ENCRYPTION_KEY ? Buffer.from(e.DATA_ENCRYPTION_KEY, 'base64') : undefined,
+    security: {
+      geoCountryHeader: e.GEO_COUNTRY_HEADER?.toLowerCase(),
+      suspiciousTransferMinor: e.SUSPICIOUS_TRANSFER_MINOR,
+      loginIpLimit: e.LOGIN_IP_LIMIT,
+      registerIpLimit: e.REGISTER_IP_LIMIT,
+    },
   };
 }
 

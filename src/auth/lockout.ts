@@ -1,11 +1,15 @@
-// Online-banking lockout: 5 wrong passwords or 5 wrong login codes within 15 minutes lock the
-// account for 15 minutes, and the customer gets an SMS saying so (account_lockout).
+// Online-banking lockout: 5 wrong passwords or 5 wrong login codes (SMS, authenticator or backup
+// code) within 15 minutes lock the account for 15 minutes, sign out every session, and tell the
+// customer (login.locked -> account_lockout). A wrong code also feeds the new-device rule of
+// src/auth/suspicious.ts.
 import { and, count, desc, eq, gt, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
 import { loginFailures, loginLockouts, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { notifyUser } from '../notifications/send.ts';
+import { recordEvent } from '../events/events.ts';
+import { isKnownDevice, revokeUserSessions } from './sessions.ts';
+import { checkFailedCodesFromNewDevices } from './suspicious.ts';
 
 export const LOCKOUT_POLICY = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 } as const;
 
@@ -37,14 +41,19 @@ export async function requireNotLocked(db: Queryable, userId: string, now: Date)
 
 /**
  * Records a failed password or code in its own transaction (it must outlive the request's
- * failure). Returns the end of the lockout when this failure locked the account.
+ * failure), with the device it came from when known. Returns the end of the lockout when this
+ * failure locked the account.
  */
-export async function recordLoginFailure(ctx: Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>, userId: string, kind: LoginFailureKind): Promise<Date | undefined> {
+export async function recordLoginFailure(
+  ctx: Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>, userId: string, kind: LoginFailureKind, device?: { fingerprint: string },
+): Promise<Date | undefined> {
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     // One failure at a time per user, so parallel guesses cannot skip the lockout or lock twice.
     await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for('update');
-    await tx.insert(loginFailures).values({ userId, kind, createdAt: now });
+    const newDevice = device ? !(await isKnownDevice(tx, userId, device.fingerprint)) : false;
+    await tx.insert(loginFailures).values({ userId, kind, deviceFingerprint: device?.fingerprint ?? null, newDevice, createdAt: now });
+    if (kind === 'code' && newDevice) await checkFailedCodesFromNewDevices(ctx, tx, { userId, now });
     const [last] = await tx
       .select({ createdAt: loginLockouts.createdAt })
       .from(loginLockouts)
@@ -59,8 +68,13 @@ export async function recordLoginFailure(ctx: Pick<AppContext, 'db' | 'jobs' | '
       .where(and(eq(loginFailures.userId, userId), eq(loginFailures.kind, kind), sql`${loginFailures.createdAt} >= ${since.toISOString()}`));
     if ((failures?.n ?? 0) < LOCKOUT_POLICY.maxFailures) return undefined;
     const until = new Date(now.getTime() + LOCKOUT_POLICY.lockMs);
-    const [lockout] = await tx.insert(loginLockouts).values({ userId, lockedUntil: until, createdAt: now }).returning({ id: loginLockouts.id });
-    await notifyUser(ctx, tx, { userId, type: 'account_lockout', values: {}, eventKey: `account_lockout:${lockout?.id ?? until.toISOString()}` });
+    await tx.insert(loginLockouts).values({ userId, lockedUntil: until, createdAt: now });
+    // Whoever is guessing may already hold a session (a stolen token): the lockout ends them all.
+    const sessionsRevoked = await revokeUserSessions(tx, userId, now);
+    await recordEvent(ctx, tx, {
+      userId, type: 'login.locked', payload: { after: `${kind}_failures`, lockedUntil: until.toISOString(), sessionsRevoked },
+      notify: [{ type: 'account_lockout', values: {} }],
+    });
     return until;
   });
 }

@@ -1,6 +1,7 @@
-// Signing in: the password, then a 6-digit code by SMS bound to that sign-in, then a session.
-// Wrong passwords and wrong codes count toward the lockout; a code may be sent again after 30
-// seconds, at most 3 times in 10 minutes per user and per phone number.
+// Signing in: the password, then a 6-digit code by SMS bound to that sign-in (or, without signal,
+// an authenticator app code or a backup code), then a session. Wrong passwords and wrong codes
+// count toward the lockout; a code may be sent again after 30 seconds, at most 3 times in 10
+// minutes per user and per phone number.
 import { randomUUID } from 'node:crypto';
 import { and, count, eq, gt, isNull, min } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
@@ -8,12 +9,17 @@ import type { Queryable } from '../db/connection.ts';
 import { isUuid } from '../db/ids.ts';
 import { loginChallenges, otpChallenges, userProfiles, users } from '../db/schema.ts';
 import { AppError, RetryLaterError } from '../errors.ts';
-import { CodeLimitError, notifyUser, recordRefusedCode } from '../notifications/send.ts';
+import { recordEvent } from '../events/events.ts';
+import { CodeLimitError, recordRefusedCode } from '../notifications/send.ts';
+import { claimOtpAttempt, consumeOtpChallenge, createOtpChallenge } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
 import { hashPassword, verifyPassword } from '../users/passwords.ts';
 import { normaliseUserPhone, requirePhoneNumber, findUserById } from '../users/users.ts';
 import { lockedError, recordLoginFailure, requireNotLocked } from './lockout.ts';
+import { useBackupCode } from './backup-codes.ts';
 import { createSession, rememberDevice, type Device } from './sessions.ts';
+import { checkLoginCountry } from './suspicious.ts';
+import { checkTotpForLogin } from './totp.ts';
 import { checkLoginCode, createLoginChallenge } from './two-factor.ts';
 
 export const RESEND_POLICY = { cooldownMs: 30_000, maxResends: 3, windowMs: 10 * 60_000 } as const;
@@ -23,8 +29,10 @@ type LoginContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
 /** Where the code went; the challenge id is what the code is checked against. */
 export interface LoginStarted {
   challengeId: string;
-  /** Last four digits only, e.g. ***2671. */
-  destination: string;
+  /** Last four digits only, e.g. ***2671; absent when no SMS was sent (see startLogin). */
+  destination?: string;
+  /** False when the customer said they will use their authenticator or a backup code. */
+  smsSent: boolean;
   expiresAt: Date;
 }
 
@@ -33,6 +41,9 @@ export interface LoginCompleted {
   expiresAt: Date;
   user: { id: string; username: string; isStaff: boolean };
   newDevice: boolean;
+  method: SecondFactor;
+  /** After a backup code: how many unused ones are left. */
+  backupCodesRemaining?: number;
 }
 
 const AGAIN = 'Sign in again to get a new one.';
@@ -42,10 +53,14 @@ const wrongCredentials = () => new AppError('unauthenticated', 'Wrong username o
 // Compared against when the username is unknown, so the answer takes as long as a real check.
 let dummyHash: Promise<string> | undefined;
 
-/** Checks the password and sends a login code to the customer's phone. */
+/**
+ * Checks the password and sends a login code to the customer's phone; or, when the customer said
+ * they will answer with their authenticator or a backup code (`secondFactor`), opens the sign-in
+ * without an SMS they may not receive (a resend still sends one).
+ */
 export async function startLogin(
   ctx: LoginContext,
-  input: { username: string; password: string; device: Device; ip: string },
+  input: { username: string; password: string; device: Device; ip: string; secondFactor?: SecondFactor },
 ): Promise<LoginStarted> {
   const [user] = await ctx.db
     .select({ id: users.id, passwordHash: users.passwordHash, isActive: users.isActive, phoneNumber: userProfiles.phoneNumber })
@@ -59,17 +74,27 @@ export async function startLogin(
   }
   await requireNotLocked(ctx.db, user.id, ctx.clock.now());
   if (!(await verifyPassword(input.password, user.passwordHash))) {
-    const until = await recordLoginFailure(ctx, user.id, 'password');
+    const until = await recordLoginFailure(ctx, user.id, 'password', input.device);
     throw until ? lockedError(until) : wrongCredentials();
   }
   if (!user.isActive) {
     throw new AppError('account_inactive', 'Account not active yet: confirm your phone number with the code we sent when you registered.');
   }
-  return sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip });
+  const sms = (input.secondFactor ?? 'sms') === 'sms';
+  return sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip, sms });
+}
+
+interface LoginAttempt {
+  loginId: string;
+  isResend: boolean;
+  device: Device;
+  ip: string;
+  /** False: the challenge is made without its SMS. */
+  sms: boolean;
 }
 
 async function sendCode(
-  ctx: LoginContext, userId: string, login: { loginId: string; isResend: boolean; device: Device; ip: string }, replaces?: string,
+  ctx: LoginContext, userId: string, login: LoginAttempt, replaces?: string,
 ): Promise<LoginStarted> {
   const user = await findUserById(ctx.db, userId);
   if (!user) throw new AppError('not_found', 'No such user.');
@@ -85,7 +110,7 @@ async function sendCode(
 
 function sendCodeIn(
   ctx: LoginContext, userId: string, destination: string, now: Date,
-  login: { loginId: string; isResend: boolean; device: Device; ip: string }, replaces: string | undefined,
+  login: LoginAttempt, replaces: string | undefined,
 ): Promise<LoginStarted> {
   return ctx.db.transaction(async (tx) => {
     if (replaces) {
@@ -98,12 +123,14 @@ function sendCodeIn(
       if (!won) throw new AppError('code_used', 'A newer code was sent for this sign-in: use the code of the latest SMS.');
       await tx.update(otpChallenges).set({ consumedAt: now }).where(and(eq(otpChallenges.id, replaces), isNull(otpChallenges.consumedAt)));
     }
-    const sent = await createLoginChallenge(ctx, tx, { userId, destination, now, ip: login.ip });
+    const sent = login.sms
+      ? await createLoginChallenge(ctx, tx, { userId, destination, now, ip: login.ip })
+      : await createOtpChallenge(tx, { userId, purpose: 'login', destination, now }).then((c) => ({ challengeId: c.id, destination: undefined, expiresAt: c.expiresAt }));
     await tx.insert(loginChallenges).values({
       challengeId: sent.challengeId, loginId: login.loginId, userId, destination, isResend: login.isResend,
       deviceFingerprint: login.device.fingerprint, deviceLabel: login.device.label, ip: login.ip, createdAt: now,
     });
-    return { challengeId: sent.challengeId, destination: sent.destination, expiresAt: sent.expiresAt };
+    return { challengeId: sent.challengeId, ...(sent.destination !== undefined && { destination: sent.destination }), smsSent: login.sms, expiresAt: sent.expiresAt };
   });
 }
 
@@ -139,14 +166,29 @@ export async function resendLoginCode(ctx: LoginContext, input: { challengeId: s
     }
   }
   const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
-  return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip }, row.challengeId);
+  return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip, sms: true }, row.challengeId);
 }
 
+/** How the customer proves the sign-in: the SMS code, an authenticator app code, or a backup code. */
+export type SecondFactor = 'sms' | 'totp' | 'backup_code';
+
+export interface LoginCode {
+  challengeId: string;
+  code: string;
+  /** Default 'sms'. */
+  method?: SecondFactor;
+  /** ISO country of the client as a trusted proxy named it (GEO_COUNTRY_HEADER), if any. */
+  country?: string;
+}
+
+type LoginChallengeRow = Awaited<ReturnType<typeof requireLoginChallenge>>;
+
 /**
- * Checks the code of a sign-in and opens a session. A wrong code costs one of the code's 5
- * attempts and counts toward the lockout; a device this user never signed in from gets an alert.
+ * Checks the second factor of a sign-in and opens a session. A wrong code costs one of the
+ * sign-in's 5 attempts and counts toward the lockout, whichever kind of code it was; a device this
+ * user never signed in from gets an alert, and so does a new country.
  */
-export async function completeLogin(ctx: LoginContext, input: { challengeId: string; code: string }): Promise<LoginCompleted> {
+export async function completeLogin(ctx: LoginContext, input: LoginCode): Promise<LoginCompleted> {
   const row = await requireLoginChallenge(ctx.db, input.challengeId);
   const [challenge] = await ctx.db.select().from(otpChallenges).where(eq(otpChallenges.id, row.challengeId));
   // Told before the lockout, and whatever the code: says nothing about whether a code is right.
@@ -154,27 +196,86 @@ export async function completeLogin(ctx: LoginContext, input: { challengeId: str
     throw otpCheckError('too_many_attempts', { attemptsLeft: 0, again: AGAIN });
   }
   await requireNotLocked(ctx.db, row.userId, ctx.clock.now());
+  if (input.method === 'totp' || input.method === 'backup_code') return completeWithoutSms(ctx, row, input.method, input);
+  const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
   const result = await checkLoginCode(ctx, row.userId, row.challengeId, input.code);
   if (result === 'wrong_code') {
-    const until = await recordLoginFailure(ctx, row.userId, 'code');
+    const until = await recordLoginFailure(ctx, row.userId, 'code', device);
     if (until) throw lockedError(until);
   }
-  const [after] = await ctx.db.select({ attempts: otpChallenges.attempts, max: otpChallenges.maxAttempts }).from(otpChallenges).where(eq(otpChallenges.id, row.challengeId));
-  const refused = otpCheckError(result, { attemptsLeft: after ? after.max - after.attempts : 0, again: AGAIN });
+  const refused = otpCheckError(result, { attemptsLeft: await attemptsLeft(ctx.db, row.challengeId), again: AGAIN });
   if (refused) throw refused;
   const now = ctx.clock.now();
-  const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
-  return ctx.db.transaction(async (tx) => {
-    const session = await createSession(tx, row.userId, device, now);
-    const newDevice = await rememberDevice(tx, row.userId, device, now);
-    if (newDevice) {
-      await notifyUser(ctx, tx, {
-        userId: row.userId, type: 'new_device_login', eventKey: `new_device_login:${row.challengeId}`,
-        values: { device: device.label, location: row.ip, time: now },
-      });
+  return ctx.db.transaction((tx) => openSession(ctx, tx, row, now, { method: 'sms', country: input.country }));
+}
+
+async function attemptsLeft(db: Queryable, challengeId: string): Promise<number> {
+  const [after] = await db.select({ attempts: otpChallenges.attempts, max: otpChallenges.maxAttempts }).from(otpChallenges).where(eq(otpChallenges.id, challengeId));
+  return after ? after.max - after.attempts : 0;
+}
+
+/**
+ * The sign-in completed with an authenticator or backup code instead of the SMS: the attempt is
+ * one of the sign-in's 5, and the SMS code is used up with it so it cannot open a second session.
+ */
+async function completeWithoutSms(ctx: LoginContext, row: LoginChallengeRow, method: 'totp' | 'backup_code', input: LoginCode): Promise<LoginCompleted> {
+  const now = ctx.clock.now();
+  const claimed = await claimOtpAttempt(ctx.db, row.challengeId, now, { purpose: 'login', userId: row.userId });
+  if (typeof claimed === 'string') throw otpCheckError(claimed, { attemptsLeft: 0, again: AGAIN });
+  type Outcome = { session: LoginCompleted } | { refused: 'wrong_code' | 'replayed' | 'not_enrolled' | 'none_left' };
+  const outcome = await ctx.db.transaction(async (tx): Promise<Outcome> => {
+    let remaining: number | undefined;
+    if (method === 'totp') {
+      const check = await checkTotpForLogin(ctx, tx, row.userId, input.code);
+      if (check !== 'ok') return { refused: check };
+    } else {
+      const check = await useBackupCode(tx, row.userId, input.code, now);
+      if (check.result !== 'ok') return { refused: check.result };
+      remaining = check.remaining;
     }
-    const [user] = await tx.select({ id: users.id, username: users.username, isStaff: users.isStaff }).from(users).where(eq(users.id, row.userId));
-    if (!user) throw new AppError('not_found', 'No such user.');
-    return { token: session.token, expiresAt: session.expiresAt, user, newDevice };
+    if (!(await consumeOtpChallenge(tx, row.challengeId, now))) throw otpCheckError('already_used', { attemptsLeft: 0, again: AGAIN });
+    return { session: await openSession(ctx, tx, row, now, { method, country: input.country, backupCodesRemaining: remaining }) };
   });
+  if ('session' in outcome) return outcome.session;
+  switch (outcome.refused) {
+    case 'not_enrolled':
+      throw new AppError('conflict', 'No authenticator app is active on your account: use the code we sent by SMS, or a backup code (method "backup_code").');
+    case 'none_left':
+      throw new AppError('conflict', 'You have no unused backup codes: use the code we sent by SMS, or your authenticator app (method "totp").');
+    default: {
+      const until = await recordLoginFailure(ctx, row.userId, 'code', { fingerprint: row.deviceFingerprint });
+      if (until) throw lockedError(until);
+      const left = await attemptsLeft(ctx.db, row.challengeId);
+      const attempts = `${left} ${left === 1 ? 'attempt' : 'attempts'} left`;
+      if (outcome.refused === 'replayed') {
+        throw new AppError('code_used', `This authenticator code was already used: wait for the next one (a new code every 30 seconds). ${attempts}.`);
+      }
+      throw new AppError('code_rejected', method === 'totp'
+        ? `Wrong authenticator code: ${attempts}. Type the 6-digit code your app shows now for DominionTrust.`
+        : `Wrong backup code: ${attempts}. Each backup code works once: type one you have not used yet.`);
+    }
+  }
+}
+
+/** The session of a completed sign-in, its device (alert if new) and its country (alert if new). */
+async function openSession(
+  ctx: LoginContext, tx: Queryable, row: LoginChallengeRow, now: Date,
+  how: { method: SecondFactor; country: string | undefined; backupCodesRemaining?: number },
+): Promise<LoginCompleted> {
+  const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
+  const session = await createSession(tx, row.userId, device, now);
+  const newDevice = await rememberDevice(tx, row.userId, device, now);
+  if (newDevice) {
+    await recordEvent(ctx, tx, {
+      userId: row.userId, type: 'login.new_device', payload: { device: device.label, ip: row.ip, method: how.method },
+      notify: [{ type: 'new_device_login', values: { device: device.label, location: row.ip, time: now } }],
+    });
+  }
+  await checkLoginCountry(ctx, tx, { userId: row.userId, country: how.country, now });
+  const [user] = await tx.select({ id: users.id, username: users.username, isStaff: users.isStaff }).from(users).where(eq(users.id, row.userId));
+  if (!user) throw new AppError('not_found', 'No such user.');
+  return {
+    token: session.token, expiresAt: session.expiresAt, user, newDevice, method: how.method,
+    ...(how.backupCodesRemaining !== undefined && { backupCodesRemaining: how.backupCodesRemaining }),
+  };
 }

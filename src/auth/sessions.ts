@@ -1,7 +1,7 @@
 // Signed-in sessions as opaque bearer tokens: 32 random bytes given to the client once, only
 // their SHA-256 stored; revocable, expiring. And the devices a user has signed in from.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.ts';
 import { devices, sessions, users } from '../db/schema.ts';
 
@@ -59,6 +59,25 @@ export async function findSessionUser(db: Queryable, token: string, now: Date): 
 
 export async function revokeSession(db: Queryable, sessionId: string, now: Date): Promise<void> {
   await db.update(sessions).set({ revokedAt: now }).where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)));
+}
+
+/**
+ * Revokes every live session of a user (a lockout, a password change), except `keep` when given:
+ * the session that changed the password stays signed in. Returns how many were revoked.
+ */
+export async function revokeUserSessions(db: Queryable, userId: string, now: Date, keep?: string): Promise<number> {
+  const revoked = await db
+    .update(sessions)
+    .set({ revokedAt: now })
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), keep ? ne(sessions.id, keep) : undefined))
+    .returning({ id: sessions.id });
+  return revoked.length;
+}
+
+/** True when the user has signed in from this device before. */
+export async function isKnownDevice(db: Queryable, userId: string, fingerprint: string): Promise<boolean> {
+  const rows = await db.select({ userId: devices.userId }).from(devices).where(and(eq(devices.userId, userId), eq(devices.fingerprint, fingerprint))).limit(1);
+  return rows.length > 0;
 }
 
 /** Records a sign-in from a device; true when this user had never signed in from it before. */

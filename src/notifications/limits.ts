@@ -15,7 +15,8 @@ import { rateLimitCounters } from '../db/schema.ts';
 
 export type LimitName =
   | 'user_hourly_limit' | 'user_daily_limit' | 'global_hourly_limit' | 'daily_spend_cap'
-  | 'code_number_limit' | 'code_ip_limit' | 'code_prefix_limit';
+  | 'code_number_limit' | 'code_ip_limit' | 'code_prefix_limit'
+  | 'login_ip_limit' | 'register_ip_limit';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;

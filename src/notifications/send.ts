@@ -19,7 +19,7 @@ import { phonePolicyFor } from '../sms/phone-policy.ts';
 import { findUserById, requirePhoneNumber, type UserSummary } from '../users/users.ts';
 import { notificationType, type Channel, type NotificationTypeId, type NotificationTypeSpec } from './catalogue.ts';
 import { composeMessage } from './compose.ts';
-import { codeLimits, consumeLimits, LimitReached, numberPrefix, type LimitName } from './limits.ts';
+import { codeLimits, consumeLimits, LimitReached, notificationSmsLimits, numberPrefix, type LimitName } from './limits.ts';
 import { getPreferences } from './preferences.ts';
 import {
   enqueueNotification, findNotificationOfEvent, insertNotification, toStoredValues, updateNotification,
@@ -43,6 +43,13 @@ export interface Notification {
   sendBefore?: Date;
   /** Code types: the IP address that asked for the code, for its per-IP limit. */
   ip?: string;
+  /**
+   * E.164 number to text instead of the profile's: a code to a number being verified, or the
+   * notice of a phone change to the number it replaced. Such a notification is SMS only and is
+   * queued here at once, past the policy step, whose choices (preferences, quiet hours, digest)
+   * belong to the customer's own number; it counts toward the limits without being refused by them.
+   */
+  to?: string;
 }
 
 export interface QueuedNotification {
@@ -100,6 +107,7 @@ export async function notifyUser(ctx: SendContext, tx: Queryable, notification: 
     otpChallengeId: notification.otpChallengeId ?? null, sendBefore: notification.sendBefore ?? null, createdAt: now, updatedAt: now,
   } satisfies Omit<NotificationInsert, 'channel'>;
   if (spec.carriesCode) return queueCode(ctx, tx, spec, user, base, notification);
+  if (notification.to) return queueToNumber(ctx, tx, spec, user, base, notification, notification.to);
 
   const rows: NotificationRow[] = [];
   for (const planned of await plannedChannels(tx, spec, user)) {
@@ -156,7 +164,7 @@ async function queueCode(
   base: Omit<NotificationInsert, 'channel'>, notification: Notification,
 ): Promise<NotificationQueued> {
   // Re-checked at each send: a number stored before the allowed countries changed is refused.
-  const phone = normalisePhoneNumber(requirePhoneNumber(user), phonePolicyFor(ctx.config));
+  const phone = normalisePhoneNumber(notification.to ?? requirePhoneNumber(user), phonePolicyFor(ctx.config));
   const destination = maskPhoneNumber(phone.e164);
   const inserted = await insertNotification(tx, { ...base, channel: 'sms' });
   if (!inserted) {
@@ -184,6 +192,33 @@ async function queueCode(
   return {
     eventKey: base.eventKey,
     notifications: [{ id: inserted.id, channel: 'sms', status: 'queued', reason: null }],
+    messageId: queued.id,
+    destination,
+    lane: spec.lane,
+  };
+}
+
+/** A notice to an explicit number (see Notification.to): its SMS queued in the caller's transaction. */
+async function queueToNumber(
+  ctx: SendContext, tx: Queryable, spec: NotificationTypeSpec, user: UserSummary,
+  base: Omit<NotificationInsert, 'channel'>, notification: Notification, to: string,
+): Promise<NotificationQueued> {
+  const phone = normalisePhoneNumber(to, phonePolicyFor(ctx.config));
+  const destination = maskPhoneNumber(phone.e164);
+  const inserted = await insertNotification(tx, { ...base, channel: 'sms', reason: 'explicit_number' });
+  if (!inserted) {
+    const existing = await findNotificationOfEvent(tx, { eventKey: base.eventKey, userId: user.id, type: spec.id, channel: 'sms' });
+    return { eventKey: base.eventKey, notifications: existing ? [summary(existing)] : [], messageId: existing?.smsMessageId ?? undefined, destination, lane: spec.lane };
+  }
+  const { body } = await composeMessage(tx, spec, 'sms', user.id, notification.values);
+  const queued = await queueSms(ctx, tx, { type: spec.id, lane: spec.lane, userId: user.id, to: phone.e164, country: phone.country, body });
+  await updateNotification(tx, inserted.id, { status: 'queued', smsMessageId: queued.id });
+  // Counted, never refused: the change it reports has happened, and this is its one warning.
+  const counted = notificationSmsLimits(ctx.config.limits, user.id, queued.estimatedPrice).map((rule) => ({ ...rule, limit: Infinity }));
+  await consumeLimits(tx, counted, ctx.clock.now());
+  return {
+    eventKey: base.eventKey,
+    notifications: [{ id: inserted.id, channel: 'sms', status: 'queued', reason: 'explicit_number' }],
     messageId: queued.id,
     destination,
     lane: spec.lane,

@@ -15,7 +15,7 @@ export const OTP_POLICY = { digits: 6, ttlMs: 5 * 60_000, maxAttempts: 5 } as co
 /** What a code looks like in the message log and anywhere else but the SMS itself. */
 export const CODE_MASK = '******';
 
-export type OtpPurpose = 'login' | 'phone_verification' | 'transfer_confirmation' | 'test';
+export type OtpPurpose = 'login' | 'phone_verification' | 'phone_change' | 'transfer_confirmation' | 'test';
 
 export type OtpCheck = 'ok' | 'wrong_code' | 'expired' | 'too_many_attempts' | 'already_used' | 'not_sent' | 'not_found';
 
@@ -64,11 +64,13 @@ export interface OtpExpectation {
 }
 
 /**
- * Checks a code. Each check counts as an attempt (counted atomically, so parallel guesses cannot
- * exceed the limit); a right code consumes the challenge. A challenge of another purpose or user
- * is 'not_found' and costs it no attempt.
+ * Counts one attempt at a challenge (atomically, so parallel guesses cannot exceed the limit) and
+ * returns its code hash to check against; or why no attempt may be made. A challenge of another
+ * purpose or user is 'not_found' and costs it no attempt.
  */
-export async function verifyOtpCode(db: Queryable, challengeId: string, code: string, now: Date, expect: OtpExpectation): Promise<OtpCheck> {
+export async function claimOtpAttempt(
+  db: Queryable, challengeId: string, now: Date, expect: OtpExpectation,
+): Promise<{ codeHash: string | null } | Exclude<OtpCheck, 'ok' | 'wrong_code' | 'not_sent'>> {
   const owned = and(eq(otpChallenges.id, challengeId), eq(otpChallenges.purpose, expect.purpose), eq(otpChallenges.userId, expect.userId));
   const [row] = await db
     .update(otpChallenges)
@@ -80,24 +82,37 @@ export async function verifyOtpCode(db: Queryable, challengeId: string, code: st
       sql`${otpChallenges.expiresAt} > ${now.toISOString()}`,
     ))
     .returning({ codeHash: otpChallenges.codeHash });
-  if (!row) {
-    const [current] = await db.select().from(otpChallenges).where(owned);
-    if (!current) return 'not_found';
-    if (current.consumedAt) return 'already_used';
-    if (current.expiresAt <= now) return 'expired';
-    return 'too_many_attempts';
-  }
-  if (!row.codeHash) return 'not_sent';
-  const [, saltB64, keyB64] = row.codeHash.split('$');
-  const expected = Buffer.from(keyB64 ?? '', 'base64');
-  const actual = await scrypt(/^\d+$/.test(code.trim()) ? code.trim() : '', Buffer.from(saltB64 ?? '', 'base64'), 32);
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return 'wrong_code';
+  if (row) return row;
+  const [current] = await db.select().from(otpChallenges).where(owned);
+  if (!current) return 'not_found';
+  if (current.consumedAt) return 'already_used';
+  if (current.expiresAt <= now) return 'expired';
+  return 'too_many_attempts';
+}
+
+/** Marks a challenge used; false when something else used it first. */
+export async function consumeOtpChallenge(db: Queryable, challengeId: string, now: Date): Promise<boolean> {
   const consumed = await db
     .update(otpChallenges)
     .set({ consumedAt: now })
     .where(and(eq(otpChallenges.id, challengeId), isNull(otpChallenges.consumedAt)))
     .returning({ id: otpChallenges.id });
-  return consumed.length ? 'ok' : 'already_used';
+  return consumed.length > 0;
+}
+
+/**
+ * Checks a code. Each check counts as an attempt (claimOtpAttempt); a right code consumes the
+ * challenge. A challenge of another purpose or user is 'not_found' and costs it no attempt.
+ */
+export async function verifyOtpCode(db: Queryable, challengeId: string, code: string, now: Date, expect: OtpExpectation): Promise<OtpCheck> {
+  const claimed = await claimOtpAttempt(db, challengeId, now, expect);
+  if (typeof claimed === 'string') return claimed;
+  if (!claimed.codeHash) return 'not_sent';
+  const [, saltB64, keyB64] = claimed.codeHash.split('$');
+  const expected = Buffer.from(keyB64 ?? '', 'base64');
+  const actual = await scrypt(/^\d+$/.test(code.trim()) ? code.trim() : '', Buffer.from(saltB64 ?? '', 'base64'), 32);
+  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return 'wrong_code';
+  return (await consumeOtpChallenge(db, challengeId, now)) ? 'ok' : 'already_used';
 }
 
 /**

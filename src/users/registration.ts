@@ -7,7 +7,7 @@ import type { Queryable } from '../db/connection.ts';
 import { isUuid } from '../db/ids.ts';
 import { otpChallenges, userProfiles, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
-import { notifyUser } from '../notifications/send.ts';
+import { recordEvent } from '../events/events.ts';
 import { queueCodeChallenge } from '../otp/send-code.ts';
 import { verifyOtpCode } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
@@ -38,9 +38,10 @@ export interface RegistrationCompleted {
   isActive: true;
 }
 
-const PHONE_TAKEN = 'This mobile number is already verified by another customer. Register with your own mobile number, or sign in to the account it belongs to.';
+export const PHONE_TAKEN = 'This mobile number is already verified by another customer. Register with your own mobile number, or sign in to the account it belongs to.';
 
-async function phoneVerifiedByOther(db: Queryable, e164: string, userId?: string): Promise<boolean> {
+/** True when another customer (or anyone, without userId) has verified this number. */
+export async function phoneVerifiedByOther(db: Queryable, e164: string, userId?: string): Promise<boolean> {
   const rows = await db
     .select({ userId: userProfiles.userId })
     .from(userProfiles)
@@ -90,7 +91,10 @@ export async function completeRegistration(ctx: RegistrationContext, input: { ch
     await tx.update(userProfiles).set({ phoneVerifiedAt: now, updatedAt: now }).where(eq(userProfiles.userId, challenge.userId));
     const [user] = await tx.update(users).set({ isActive: true }).where(eq(users.id, challenge.userId)).returning({ username: users.username });
     if (!user) throw new AppError('not_found', 'No such registration.');
-    await notifyUser(ctx, tx, { userId: challenge.userId, type: 'welcome', values: { first_name: user.username }, eventKey: `welcome:${challenge.userId}` });
+    await recordEvent(ctx, tx, {
+      userId: challenge.userId, type: 'registration.completed', payload: { username: user.username },
+      notify: [{ type: 'welcome', values: { first_name: user.username } }],
+    });
     return { userId: challenge.userId, username: user.username, isActive: true };
   });
 }

@@ -15,7 +15,7 @@ let app: FastifyInstance;
 let phoneSeq = 4000;
 
 before(async () => {
-  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0' } });
+  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0', LOGIN_IP_LIMIT: '0' } });
   await startWorker(t.ctx);
   app = buildApp(t.ctx);
 });

@@ -59,6 +59,8 @@ export function testEnv(simUrl: string, dir: string, extra: Record<string, strin
     SMS_ALLOWED_COUNTRIES: 'US,CA',
     // Tests send bursts; the throttle has tests of its own that set a rate.
     TWILIO_SENDER_MPS: '0',
+    // Child processes given DATABASE_URL need one (a fixed test key, not a secret).
+    DATA_ENCRYPTION_KEY: 'dGVzdCBkYXRhIGtleSwgMzIgYnl0ZXMgbG9uZyEhISE=',
     ...extra,
   };
 }

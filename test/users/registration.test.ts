@@ -3,7 +3,9 @@
 // verified is refused.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
+import { bankEvents } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { findUserByUsername } from '../../src/users/users.ts';
@@ -15,7 +17,7 @@ let t: TestContext;
 let app: FastifyInstance;
 
 before(async () => {
-  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0' } });
+  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0', REGISTER_IP_LIMIT: '0' } });
   await startWorker(t.ctx);
   app = buildApp(t.ctx);
 });
@@ -68,6 +70,8 @@ describe('POST /api/register and /api/register/verify', () => {
 
     const welcome = await nextSms(t, phone, 1, /welcome/, 'the welcome SMS');
     assert.equal(welcome, 'DominionTrust: welcome, ana! Your account is active. Reply HELP for help, STOP to opt out.');
+    const events = await t.ctx.db.select().from(bankEvents).where(eq(bankEvents.userId, body.userId));
+    assert.deepEqual(events.map((e) => [e.type, e.payload]), [['registration.completed', { username: 'ana' }]]);
 
     const login = await app.inject({ method: 'POST', url: '/api/login', payload: { username: 'ana', password: PASSWORD } });
     assert.equal(login.statusCode, 200, login.body);
