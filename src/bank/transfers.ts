@@ -5,6 +5,7 @@
 import type { AppContext } from '../context.ts';
 import type { Queryable, Tx } from '../db/connection.ts';
 import { AppError } from '../errors.ts';
+import { checkLargeTransferAfterPasswordChange } from '../auth/suspicious.ts';
 import { recordEvent } from '../events/events.ts';
 import { findUserById } from '../users/users.ts';
 import { accountNotFound, cashAccountId, checkCurrency, lockAccounts, type AccountRow } from './accounts.ts';
@@ -143,6 +144,8 @@ export async function postTransfer(
     });
   }
   await checkLargeTransaction(ctx, tx, { account: from, signedAmountMinor: -request.amountMinor, merchant: `Transfer to ${payee}`, transactionId });
+  // Account takeover's usual shape: change the password, then move the money out.
+  await checkLargeTransferAfterPasswordChange(ctx, tx, { userId, amountMinor: request.amountMinor, currency: request.currency, now });
   for (const account of [from, to]) {
     await checkLowBalance(ctx, tx, { account, balanceAfterMinor: balances.get(account.id) ?? account.balanceMinor, transactionId, now });
   }

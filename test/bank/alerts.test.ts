@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { and, count, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import { accounts, bankEvents, notifications } from '../../src/db/schema.ts';
+import { accounts, bankEvents, notifications, users } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { setPreference } from '../../src/notifications/preferences.ts';
@@ -64,7 +64,7 @@ async function settled(phone: string, seen: number, match: RegExp): Promise<stri
 
 before(async () => {
   // The SMS limits have tests of their own; here one customer gets many alerts.
-  t = await createTestContext({ clock, env: { SMS_USER_HOURLY_LIMIT: '0', SMS_USER_DAILY_LIMIT: '0' } });
+  t = await createTestContext({ clock, env: { SMS_USER_HOURLY_LIMIT: '0', SMS_USER_DAILY_LIMIT: '0', SUSPICIOUS_TRANSFER_MINOR: '50000' } });
   await startWorker(t.ctx);
   app = buildApp(t.ctx);
   ana = await customer(t, 'ana', '+14155557201');
@@ -253,5 +253,31 @@ describe('GET /api/events', () => {
 
   it('keeps the ledger whole', async () => {
     await assertLedgerWhole(t);
+  });
+});
+
+describe('suspicious activity: a large transfer soon after a password change', () => {
+  it('alerts the payer once for that transfer, and not for the same transfer without a recent password change', async () => {
+    const from = await open(cat);
+    const to = await open(ben);
+    await cash('deposits', from, 200_000);
+    const transferOut = async () => {
+      const res = await app.inject({
+        method: 'POST', url: '/api/transfers', headers: { ...cat.auth, 'idempotency-key': newKey() },
+        payload: { fromAccountId: from.id, toAccountId: to.id, amountMinor: 60_000, currency: 'USD' },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+    };
+    const seen = inbox(t, cat.phone).length;
+    await transferOut();
+    assert.deepEqual(await settled(cat.phone, seen, /we noticed/), [], 'no password change: no alert');
+    assert.equal(await events(cat.user.id, 'suspicious.activity'), 0);
+
+    await t.ctx.db.update(users).set({ passwordChangedAt: new Date(clock.now().getTime() - 2 * 3600_000) }).where(eq(users.id, cat.user.id));
+    const before = inbox(t, cat.phone).length;
+    await transferOut();
+    const alert = await nextSms(t, cat.phone, before, /we noticed/, 'the suspicious-activity alert');
+    assert.match(alert, /^DominionTrust: we noticed a transfer of \$600\.00 soon after a password change on Nov 25, 2026, 10:00 AM\. Not you\?/);
+    assert.equal(await events(cat.user.id, 'suspicious.activity'), 1);
   });
 });
