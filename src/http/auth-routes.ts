@@ -13,6 +13,7 @@ import type { AppContext } from '../context.ts';
 import { changePassword } from '../users/password-change.ts';
 import { completePhoneChange, startPhoneChange } from '../users/phone-change.ts';
 import { completeRegistration, startRegistration } from '../users/registration.ts';
+import { doc } from './openapi.ts';
 import { parseInput, requireSession, sessionOf } from './session-auth.ts';
 
 const registerBody = z.strictObject({
@@ -64,31 +65,31 @@ const phoneVerifyBody = z.strictObject({
 const NO_STORE = 'no-store';
 
 export function authRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.post('/api/register', async (request, reply) => {
+  app.post('/api/register', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Register with email, password and mobile number; the number gets a verification code by SMS', body: registerBody, responses: { 201: 'the challenge id to verify with', 400: 'invalid input, weak password or invalid phone number', 409: 'the number or username is taken', 429: 'too many registrations from this network' } }) }, async (request, reply) => {
     await countRequestFromIp(ctx, 'register', request.ip);
     const body = parseInput(registerBody, request.body);
     const started = await startRegistration(ctx, body, { ip: request.ip });
     return reply.status(201).send(started);
   });
 
-  app.post('/api/register/verify', async (request) => {
+  app.post('/api/register/verify', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Verify the phone with its code: the account becomes active and the welcome message goes out', body: codeBody, responses: { 200: 'the active user', 400: 'wrong code', 410: 'code expired or used', 429: 'too many attempts' } }) }, async (request) => {
     const body = parseInput(codeBody, request.body);
     return completeRegistration(ctx, body);
   });
 
-  app.post('/api/login', async (request) => {
+  app.post('/api/login', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Sign in, step 1: password; sends the SMS code (or expects an authenticator or backup code)', body: loginBody, responses: { 200: 'the challenge id and where the code went (last 4 digits)', 401: 'wrong username or password', 423: 'account locked: try again later', 429: 'too many sign-ins from this network' } }) }, async (request) => {
     await countRequestFromIp(ctx, 'login', request.ip);
     const body = parseInput(loginBody, request.body);
     const device = deviceOf(request.headers['user-agent'], body.deviceId);
     return startLogin(ctx, { username: body.username, password: body.password, device, ip: request.ip, secondFactor: body.secondFactor });
   });
 
-  app.post('/api/login/resend', async (request) => {
+  app.post('/api/login/resend', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Send a new login code (after 30 s, at most 3 times in 10 minutes)', body: resendBody, responses: { 200: 'the new challenge', 429: 'too soon or too many: see Retry-After' } }) }, async (request) => {
     const body = parseInput(resendBody, request.body);
     return resendLoginCode(ctx, { challengeId: body.challengeId, ip: request.ip });
   });
 
-  app.post('/api/login/verify', async (request) => {
+  app.post('/api/login/verify', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Sign in, step 2: the SMS code, an authenticator code or a backup code; answers the session token', body: loginCodeBody, responses: { 200: 'the session token (Bearer) and its expiry', 400: 'wrong code', 410: 'code expired or used', 423: 'account locked', 429: 'too many attempts' } }) }, async (request) => {
     const body = parseInput(loginCodeBody, request.body);
     const header = ctx.config.security.geoCountryHeader;
     const country = header ? countryFromHeader(request.headers[header]) : undefined;
@@ -99,40 +100,40 @@ export function authRoutes(app: FastifyInstance, ctx: AppContext): void {
     };
   });
 
-  app.post('/api/2fa/totp', { preHandler: requireSession(ctx) }, async (request, reply) => {
+  app.post('/api/2fa/totp', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Enrol an authenticator app: answers the otpauth:// URI and secret, once', responses: { 201: 'the URI and secret', 409: 'an authenticator is already active' } }) }, async (request, reply) => {
     const enrolment = await startTotpEnrolment(ctx, sessionOf(request).userId);
     return reply.status(201).header('cache-control', NO_STORE).send(enrolment);
   });
 
-  app.post('/api/2fa/totp/confirm', { preHandler: requireSession(ctx) }, async (request) => {
+  app.post('/api/2fa/totp/confirm', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Activate the authenticator with its first code', body: totpConfirmBody }) }, async (request) => {
     const body = parseInput(totpConfirmBody, request.body);
     const confirmed = await confirmTotpEnrolment(ctx, sessionOf(request).userId, body.code);
     return { active: true, confirmedAt: confirmed.confirmedAt };
   });
 
-  app.post('/api/2fa/backup-codes', { preHandler: requireSession(ctx) }, async (request, reply) => {
+  app.post('/api/2fa/backup-codes', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Make 10 single-use backup codes, shown once (replaces the old set)', responses: { 201: 'the codes' } }) }, async (request, reply) => {
     const set = await createBackupCodes(ctx, sessionOf(request).userId);
     return reply.status(201).header('cache-control', NO_STORE).send(set);
   });
 
-  app.post('/api/password', { preHandler: requireSession(ctx) }, async (request) => {
+  app.post('/api/password', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Change the password: signs out other sessions and sends the password-changed notice', body: passwordBody, responses: { 200: 'changed', 400: 'weak new password', 403: 'wrong current password' } }) }, async (request) => {
     const body = parseInput(passwordBody, request.body);
     const session = sessionOf(request);
     return changePassword(ctx, { userId: session.userId, sessionId: session.sessionId, ...body });
   });
 
-  app.post('/api/phone', { preHandler: requireSession(ctx) }, async (request, reply) => {
+  app.post('/api/phone', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Change the mobile number, step 1: a code goes to the new number', body: phoneBody, responses: { 202: 'the code was sent', 400: 'Invalid Phone Number', 409: 'the number belongs to another customer' } }) }, async (request, reply) => {
     const body = parseInput(phoneBody, request.body);
     const started = await startPhoneChange(ctx, { userId: sessionOf(request).userId, phoneNumber: body.phoneNumber, ip: request.ip });
     return reply.status(202).send(started);
   });
 
-  app.post('/api/phone/verify', { preHandler: requireSession(ctx) }, async (request) => {
+  app.post('/api/phone/verify', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Change the mobile number, step 2: the code; both the old and the new number are told', body: phoneVerifyBody }) }, async (request) => {
     const body = parseInput(phoneVerifyBody, request.body);
     return completePhoneChange(ctx, { userId: sessionOf(request).userId, ...body });
   });
 
-  app.post('/api/logout', { preHandler: requireSession(ctx) }, async (request, reply) => {
+  app.post('/api/logout', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Sign out: revokes this session', responses: { 204: 'signed out' } }) }, async (request, reply) => {
     await revokeSession(ctx.db, sessionOf(request).sessionId, ctx.clock.now());
     return reply.status(204).send();
   });
