@@ -8,6 +8,7 @@ import { authRoutes } from './auth-routes.ts';
 import { bankRoutes } from './bank-routes.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
+import { twilioWebhookRoutes } from './twilio-webhooks.ts';
 
 export interface AppOptions {
   /** Where the developer inbox lives, in simulator mode. */
@@ -28,6 +29,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
   healthRoutes(app, ctx);
   authRoutes(app, ctx);
   bankRoutes(app, ctx);
+  twilioWebhookRoutes(app, ctx);
   if (options.adminToken) adminCliRoutes(app, ctx, options.adminToken);
   if (options.simulatorUrl) {
     const inbox = `${options.simulatorUrl}/inbox`;

@@ -59,6 +59,8 @@ export function testEnv(simUrl: string, dir: string, extra: Record<string, strin
     SMS_ALLOWED_COUNTRIES: 'US,CA',
     // Tests send bursts; the throttle has tests of its own that set a rate.
     TWILIO_SENDER_MPS: '0',
+    // Nothing listens for status callbacks in most tests: they poll. Webhook tests set a URL.
+    PUBLIC_BASE_URL: 'off',
     ...extra,
   };
 }
