@@ -8,10 +8,8 @@ import { eq } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import { smsMessages } from '../db/schema.ts';
 import { STATUS_CALLBACK_PATH, recordProviderStatus } from '../sms/delivery.ts';
-import { receiveInboundSms } from '../sms/inbound.ts';
+import { INBOUND_SMS_PATH, receiveInboundSms } from '../sms/inbound.ts';
 import type { MessageStatus } from '../sms/provider.ts';
-
-export const INBOUND_SMS_PATH = '/webhooks/twilio/inbound';
 
 type FormParams = Record<string, string | string[]>;
 

@@ -8,6 +8,9 @@ import type { AppContext } from '../context.ts';
 import { smsInbound, userProfiles } from '../db/schema.ts';
 import { recordTextedOptIn, recordTextedOptOut } from './phone-status.ts';
 
+/** Where Twilio posts SMS customers send (src/http/twilio-webhooks.ts), under PUBLIC_BASE_URL. */
+export const INBOUND_SMS_PATH = '/webhooks/twilio/inbound';
+
 export type InboundKeyword = 'opt_out' | 'opt_in' | 'help';
 
 /** Twilio's default keywords (whole message, trimmed, any case); see Twilio's opt-out documentation. */
