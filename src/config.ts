@@ -55,7 +55,7 @@ const priceOverrides = z
 const senderNumbers = z
   .string()
   .transform((v) => [...new Set(v.split(',').map((n) => n.trim()).filter(Boolean))])
-  .pipe(z.array(z.string().regex(E164, 'each number must be in E.164 format: a plus sign, the country code and the number, no spaces (separate several numbers with commas)')).min(1));
+  .pipe(z.array(z.string().regex(E164, 'must be in E.164 format: a plus sign, the country code and the number, no spaces; separate several numbers with commas')).min(1));
 
 /** PUBLIC_BASE_URL=off turns status callbacks off even in simulator mode (status is then polled only). */
 const publicBaseUrl = optionalText.pipe(z.union([
@@ -103,7 +103,7 @@ const EXAMPLES: Record<string, string> = {
   TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
   TWILIO_AUTH_TOKEN: 'the 32-character Auth Token shown at console.twilio.com',
   TWILIO_API_KEY_SID: 'SK0123456789abcdef0123456789abcdef',
-  TWILIO_PHONE_NUMBER: '+14155552671 (or several: +14155552671,+14155552672)',
+  TWILIO_PHONE_NUMBER: '+14155552671',
   PUBLIC_BASE_URL: 'https://bank.example.com',
   TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef',
   TWILIO_API_BASE_URL: 'http://127.0.0.1:8001',

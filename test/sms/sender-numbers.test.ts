@@ -59,6 +59,9 @@ describe('several sender numbers', () => {
   after(() => t.close());
 
   it('two numbers at 1 MPS each carry about 2 messages per second', async () => {
+    // A first message warms the SDK and its connection, whose first request is slower.
+    await t.ctx.db.transaction((tx) => queueSmsMany(t.ctx, tx, 'sms.standard', [{ type: 'transaction', to: '+14155553099', body: 'warm-up' }]));
+    await eventually(() => t.sim.messages().find((m) => m.body === 'warm-up'));
     await new Promise((r) => setTimeout(r, 1100)); // every number free
     await burst(t, 'spread');
     checkSpread(await arrived(t, 'spread'));
@@ -109,7 +112,7 @@ describe('TWILIO_PHONE_NUMBER with several numbers', () => {
   it('names a bad number in the list and says how to write it', () => {
     assert.throws(() => loadConfig({ SMS_PROVIDER: 'simulator', TWILIO_PHONE_NUMBER: '+14155550100,4155550101' }, noFile), (error: unknown) => {
       assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /TWILIO_PHONE_NUMBER: each number must be in E\.164 format.*separate several numbers with commas/);
+      assert.match(error.message, /TWILIO_PHONE_NUMBER: must be in E\.164 format.*separate several numbers with commas \(got "\+14155550100,4155550101"\)/);
       return true;
     });
   });
