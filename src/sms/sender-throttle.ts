@@ -80,19 +80,23 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
 
   /**
    * Books a slot on the sender free first, if this caller may; returns the sender and ms until
-   * its slot, or ms until the earliest slot when not booked. Ordering uses the statement's
+   * its slot, or ms until the earliest slot when not booked (or 1 ms when all were being booked). Ordering uses the statement's
    * instant, so senders free "now" tie and the preferred one wins.
    */
   async function book(senders: readonly string[], urgent: boolean): Promise<{ sender: string; waitMs: number } | { retryInMs: number }> {
     const step = sql`make_interval(secs => ${intervalSeconds})`;
     const candidates = sql.join(senders.map((s, rank) => sql`(${s}::text, ${rank}::int)`), sql`, `);
+    // Among several numbers, one another worker is booking right now is passed over, not waited
+    // for: waiting would hand this caller the slot after theirs instead of a free number's slot.
+    // A single number is waited for, as there is no other to take.
+    const skipLocked = senders.length > 1 ? sql`skip locked` : sql``;
     const [booked] = await rawRows<{ sender: string; wait_ms: number }>(db, sql`
       with candidate (sender, rank) as (values ${candidates}),
       choice as (
         select t.sender from sender_throttle t join candidate c on c.sender = t.sender
         order by greatest(t.next_slot_at, statement_timestamp()), c.rank
         limit 1
-        for update of t
+        for update of t ${skipLocked}
       )
       update sender_throttle t
         set next_slot_at = greatest(t.next_slot_at, clock_timestamp()) + ${step}
@@ -104,7 +108,10 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
       select (extract(epoch from (min(next_slot_at) - clock_timestamp())) * 1000)::float8 as in_ms
       from sender_throttle where sender in (${sql.join(senders.map((s) => sql`${s}::text`), sql`, `)})`);
     if (next?.in_ms === null || next?.in_ms === undefined) known.clear(); // rows gone (a reset database): create again
-    return { retryInMs: Math.max(1, Math.min(next?.in_ms ?? 0, intervalSeconds * 1000)) };
+    const intervalMs = intervalSeconds * 1000;
+    // Bookable already: every number was being booked by others (skip locked); try again at once.
+    const bookableInMs = urgent ? 0 : (next?.in_ms ?? 0) - intervalMs;
+    return { retryInMs: bookableInMs <= 0 ? 2 : Math.min(bookableInMs, intervalMs) };
   }
 
   async function acquireAny(senders: readonly string[], urgent: boolean): Promise<{ sender: string; waitedMs: number }> {

@@ -110,8 +110,8 @@ describe('sender throttle', () => {
       assert.ok(span >= 800 && span < 1600, `20 messages over two numbers took ${Math.round(span)} ms`);
       for (const sender of senders) {
         const times = booked.filter((b) => b.sender === sender).map((b) => b.at).sort((a, b) => a - b);
-        assert.equal(times.length, 10, `${sender} carried half`);
-        assert.ok((times.at(-1)! - times[0]!) >= 800, `${sender} kept to 10 per second`);
+        assert.ok(times.length >= 8 && times.length <= 12, `${sender} carried ${times.length} of 20`);
+        assert.ok((times.at(-1)! - times[0]!) >= (times.length - 1) * 100 * 0.9, `${sender} kept to 10 per second`);
       }
     });
   });
