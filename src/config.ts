@@ -262,7 +262,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, dotEnvPath = re
 function toConfig(e: z.infer<typeof envSchema>): Config {
   const hasTwilio = Boolean(e.TWILIO_ACCOUNT_SID && (e.TWILIO_AUTH_TOKEN || (e.TWILIO_API_KEY_SID && e.TWILIO_API_KEY_SECRET)) && e.TWILIO_PHONE_NUMBER);
   const smsProvider = e.SMS_PROVIDER ?? (hasTwilio ? 'twilio' : 'simulator');
-  const problems: string[] = [];
   const issues: ConfigIssue[] = [];
   if (e.TWILIO_API_KEY_SID && !e.TWILIO_API_KEY_SECRET) issues.push({ variable: 'TWILIO_API_KEY_SECRET', problem: 'required when TWILIO_API_KEY_SID is set' });
   // Twilio signs webhooks with the auth token only; an API key cannot check them.

@@ -86,13 +86,13 @@ describe('sender throttle', () => {
       const [own, other] = ['+14155550021', '+14155550022'];
       // Idle numbers: the preferred one, every time it is free again.
       for (let i = 0; i < 3; i++) {
-        const { sender } = await throttle.acquireAny([own!, other!], false);
+        const { sender } = await throttle.acquireAny([own, other], false);
         assert.equal(sender, own);
         await new Promise((r) => setTimeout(r, 520));
       }
       // A burst: the own number's next slot is taken, so the next message leaves from the other at once.
       const started = performance.now();
-      const burst = await Promise.all([throttle.acquireAny([own!, other!], false), throttle.acquireAny([own!, other!], false)]);
+      const burst = await Promise.all([throttle.acquireAny([own, other], false), throttle.acquireAny([own, other], false)]);
       assert.deepEqual(burst.map((b) => b.sender).sort(), [own, other].sort());
       assert.ok(performance.now() - started < 300, 'neither waited for a slot');
     });
