@@ -163,14 +163,16 @@ export function registerReplyRoutes(app: FastifyInstance, context: ReplyContext)
   const { options, book } = context;
   app.post('/dev/reply', async (request, reply) => {
     const params = (request.body !== null && typeof request.body === 'object' ? request.body : {}) as FormParams;
-    const from = param(params, 'From')?.trim() ?? '';
+    // An unencoded '+' (curl -d From=+1...) arrives as a space: read it back as the E.164 plus.
+    const plus = (value: string | undefined) => value?.replace(/^ /, '+').trim();
+    const from = plus(param(params, 'From')) ?? '';
     const body = param(params, 'Body') ?? '';
     if (!E164.test(from)) throw badRequest(21211, `From must be the customer's number in E.164 form, e.g. +14155552671 (got "${from}").`);
     if (body.trim() === '') throw badRequest(21602, 'Body is required: the text the customer sends, e.g. STOP.');
     if ([...body].length > BODY_LIMIT) throw badRequest(21617, `Body exceeds the ${BODY_LIMIT} character limit.`);
     // By default the customer answers the number that last texted them, as a phone's reply does.
     const lastSender = context.store.newestFirst().find((m) => m.to === from)?.from;
-    const to = param(params, 'To')?.trim() || lastSender || options.phoneNumbers[0] || '';
+    const to = plus(param(params, 'To')) || lastSender || options.phoneNumbers[0] || '';
     if (!options.phoneNumbers.includes(to)) {
       throw badRequest(21606, `To must be one of the account's numbers (${options.phoneNumbers.join(', ') || 'none'}), got "${to}".`);
     }

@@ -102,6 +102,12 @@ describe('customer replies at the simulator', () => {
     assert.equal(kept.statusCode, 201);
     assert.match(kept.json<{ webhook: { error: string } }>().webhook.error, /no inbound webhook URL/);
     assert.equal(simulatorStateOf(app).replies()[0]?.body, 'anyone there?');
+    // curl -d From=+1... sends the plus unencoded, which a form reads as a space.
+    const unencoded = await app.inject({
+      method: 'POST', url: '/dev/reply', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'From=+14155552671&Body=STOP',
+    });
+    assert.equal(unencoded.statusCode, 201);
+    assert.equal(unencoded.json<{ from: string }>().from, CUSTOMER);
     await app.close();
   });
 
