@@ -230,9 +230,19 @@ describe('Twilio webhooks', () => {
       const c = await addCustomer(f.t);
       await signedPost(app, INBOUND_URL, inboundParams(newSid(), c.phone!, 'QUIT'));
       // A code still goes to an opted-out number, and is delivered.
+      // A carrier failure meanwhile adds its mark but keeps the STOP as the reason.
+      const failed = await sentMessage('sent', c.phone!);
+      await signedPost(app, STATUS_URL, statusParams(failed.sid, 'undelivered', { ErrorCode: '30006', To: c.phone! }));
+      const both = await phoneRow(c.phone!);
+      assert.ok(both?.unreachableAt);
+      assert.equal(both.reason, 'replied QUIT');
       const { sid } = await sentMessage('sent', c.phone!);
       await signedPost(app, STATUS_URL, statusParams(sid, 'delivered', { To: c.phone! }));
-      assert.ok((await phoneRow(c.phone!))?.optedOutAt, 'still opted out');
+      const after = await phoneRow(c.phone!);
+      assert.ok(after?.optedOutAt, 'still opted out');
+      assert.equal(after.unreachableAt, null, 'the delivery lifted the failure mark');
+      await signedPost(app, INBOUND_URL, inboundParams(newSid(), c.phone!, 'unstop'));
+      assert.equal(await phoneRow(c.phone!), undefined);
     });
 
     it('HELP is answered with the bank help text in TwiML, in the customer\'s language', async () => {
