@@ -29,6 +29,8 @@ const CALLBACK_GRACE_SECONDS = 30;
 /** Status checks per sent message before leaving it to the reconciler. */
 const MAX_STATUS_CHECKS = 12;
 
+/** Final statuses Twilio charges for (it does not bill failed messages). */
+const BILLED: ReadonlySet<string> = new Set(['delivered', 'undelivered']);
 const FINAL: ReadonlySet<string> = new Set(['delivered', 'undelivered', 'failed', 'canceled', 'expired']);
 const RANK: Record<string, number> = {
   pending: 0, retrying: 0, sending: 1, accepted: 2, scheduled: 2, queued: 3, sent: 4,
@@ -258,7 +260,17 @@ export async function recordProviderStatus(
 /** Runs a status job: asks the provider how a sent message is doing, and asks again later if unsettled. */
 export async function refreshSmsStatus(ctx: AppContext, messageId: string, attempt: number): Promise<MessageStatus | undefined> {
   const [row] = await ctx.db.select().from(smsMessages).where(eq(smsMessages.id, messageId));
-  if (!row?.twilioSid || isFinalStatus(row.status)) return undefined; // settled, e.g. by a status callback
+  if (!row?.twilioSid) return undefined;
+  if (isFinalStatus(row.status)) {
+    // Settled by a status callback, which carries no price: read the charge once, and stop.
+    if (row.price !== null || !BILLED.has(row.status)) return undefined;
+    const billed = await ctx.provider.fetchMessage(row.twilioSid);
+    if (billed.price !== null) {
+      await ctx.db.update(smsMessages).set({ price: billed.price.toFixed(5), priceUnit: billed.priceUnit, segments: billed.segments })
+        .where(and(eq(smsMessages.id, messageId), isNull(smsMessages.price)));
+    }
+    return undefined;
+  }
   const sent = await ctx.provider.fetchMessage(row.twilioSid);
   await ctx.db.transaction(async (tx) => {
     await recordProviderStatus(ctx, tx, row, sent, ctx.clock.now());

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { phoneStatus, smsMessages } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
+import { refreshSmsStatus } from '../../src/sms/delivery.ts';
 import { HELP_TEXT } from '../../src/sms/inbound.ts';
 import { queueSms } from '../../src/sms/outbox.ts';
 import { TWILIO_OPT_IN_REPLY, TWILIO_OPT_OUT_REPLY } from '../../src/simulator/replies.ts';
@@ -66,6 +67,12 @@ describe('status callbacks and replies in simulator mode, end to end', () => {
     assert.equal(checks.length, 1);
     assert.equal(checks[0]?.state, 'created');
     assert.match(await t.readLog(), /"status":"delivered","applied":true,"msg":"status callback"/);
+    // The callback carries no price: the fallback check, when it runs, reads the charge once.
+    assert.equal(row.price, null);
+    await refreshSmsStatus(t.ctx, queued.id, 1);
+    const [priced] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, queued.id));
+    assert.equal(priced?.price, '0.00750');
+    assert.equal(priced?.status, 'delivered');
   });
 
   it('a customer texting STOP at the simulator is opted out at the bank; START lifts it; HELP is texted back', async () => {
