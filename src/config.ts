@@ -60,7 +60,9 @@ const senderNumbers = z
 /** PUBLIC_BASE_URL=off turns status callbacks off even in simulator mode (status is then polled only). */
 const publicBaseUrl = optionalText.pipe(z.union([
   z.literal('off'),
-  z.url({ protocol: /^https?$/, error: 'must be the http(s) URL Twilio reaches this server at, with no path, or off' }),
+  z.url({ protocol: /^https?$/, error: 'must be the http(s) URL Twilio reaches this server at, with no path, or off' })
+    // Webhook signatures cover the whole URL; the routes live at the root, so a path could never match.
+    .refine((u) => !URL.canParse(u) || (new URL(u).pathname === '/' && new URL(u).search === ''), 'must be the origin only, with no path or query, e.g. https://bank.example.com'),
 ]).optional());
 
 const envSchema = z.object({

@@ -122,6 +122,7 @@ describe('TWILIO_PHONE_NUMBER with several numbers', () => {
     assert.equal(loadConfig({ SMS_PROVIDER: 'simulator', PUBLIC_BASE_URL: 'off' }, noFile).publicBaseUrl, undefined);
     assert.equal(loadConfig({ SMS_PROVIDER: 'simulator', PUBLIC_BASE_URL: 'https://bank.example.com/' }, noFile).publicBaseUrl, 'https://bank.example.com');
     assert.throws(() => loadConfig({ SMS_PROVIDER: 'simulator', PUBLIC_BASE_URL: 'bank.example.com' }, noFile), /PUBLIC_BASE_URL: must be the http\(s\) URL/);
+    assert.throws(() => loadConfig({ SMS_PROVIDER: 'simulator', PUBLIC_BASE_URL: 'https://bank.example.com/api' }, noFile), /PUBLIC_BASE_URL: must be the origin only/);
     const live = {
       TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef', TWILIO_API_KEY_SID: 'SK0123456789abcdef0123456789abcdef',
       TWILIO_API_KEY_SECRET: 'secret', TWILIO_PHONE_NUMBER: '+14155550100', PUBLIC_BASE_URL: 'https://bank.example.com',
