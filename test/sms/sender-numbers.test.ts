@@ -7,7 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+import { sql } from 'drizzle-orm';
+import { rawRows } from '../../src/db/connection.ts';
+import { smsMessages } from '../../src/db/schema.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
+import { deliverSms } from '../../src/sms/delivery.ts';
 import { queueSmsMany } from '../../src/sms/outbox.ts';
 import { senderPreference } from '../../src/sms/sender-throttle.ts';
 import { runTwilioSetup } from '../../src/twilio-setup/run.ts';
@@ -76,6 +80,20 @@ describe('several sender numbers', () => {
       assert.equal(sent.from, senderPreference(SENDERS, to)[0], `${to} got their own number`);
       await new Promise((r) => setTimeout(r, 1100));
     }
+  });
+
+  it('a Messaging Service stays one pool: no From, one throttle row for the service', async () => {
+    const service = 'MG0123456789abcdef0123456789abcdef';
+    const ctx = { ...t.ctx, config: { ...t.config, twilio: { ...t.config.twilio, messagingServiceSid: service } } };
+    // A row without a job: only this call sends it.
+    const [row] = await t.ctx.db.insert(smsMessages).values({
+      type: 'test_message', toNumber: '+14155553401', bodyRedacted: 'via service', encoding: 'GSM-7', segments: 1, priceEstimate: '0.00750',
+    }).returning();
+    await deliverSms(ctx, 'sms.standard', row!.id);
+    const sent = t.sim.messages().find((m) => m.body === 'via service');
+    assert.equal(sent?.messagingServiceSid, service);
+    const slots = await rawRows<{ sender: string }>(t.ctx.db, sql`select sender from sender_throttle order by sender`);
+    assert.ok(slots.some((s) => s.sender === service));
   });
 
   it('setup checks and the number listing show every configured sender', async () => {
