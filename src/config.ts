@@ -51,17 +51,32 @@ const priceOverrides = z
     return out;
   });
 
+/** One E.164 sender number, or several separated by commas (each keeps its own TWILIO_SENDER_MPS). */
+const senderNumbers = z
+  .string()
+  .transform((v) => [...new Set(v.split(',').map((n) => n.trim()).filter(Boolean))])
+  .pipe(z.array(z.string().regex(E164, 'must be in E.164 format: a plus sign, the country code and the number, no spaces; separate several numbers with commas')).min(1));
+
+/** PUBLIC_BASE_URL=off turns status callbacks off even in simulator mode (status is then polled only). */
+const publicBaseUrl = optionalText.pipe(z.union([
+  z.literal('off'),
+  z.url({ protocol: /^https?$/, error: 'must be the http(s) URL Twilio reaches this server at, with no path, or off' })
+    // Webhook signatures cover the whole URL; the routes live at the root, so a path could never match.
+    .refine((u) => !URL.canParse(u) || (new URL(u).pathname === '/' && new URL(u).search === ''), 'must be the origin only, with no path or query, e.g. https://bank.example.com'),
+]).optional());
+
 const envSchema = z.object({
   TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(ACCOUNT_SID, "must be 'AC' followed by 32 hex characters").optional()),
   TWILIO_AUTH_TOKEN: optionalText.pipe(z.string().min(16, 'looks too short for a Twilio auth token (32 characters)').optional()),
   TWILIO_API_KEY_SID: optionalText.pipe(z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must be 'SK' followed by 32 hex characters").optional()),
   TWILIO_API_KEY_SECRET: optionalText,
-  TWILIO_PHONE_NUMBER: optionalText.pipe(z.string().regex(E164, 'must be in E.164 format: a plus sign, the country code and the number, no spaces').optional()),
+  TWILIO_PHONE_NUMBER: optionalText.pipe(senderNumbers.optional()),
   TWILIO_MESSAGING_SERVICE_SID: optionalText.pipe(z.string().regex(/^MG[0-9a-fA-F]{32}$/, "must be 'MG' followed by 32 hex characters").optional()),
   TWILIO_API_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
   TWILIO_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   TWILIO_SENDER_MPS: z.coerce.number().min(0).max(10_000).default(1),
   SMS_PROVIDER: optionalText.pipe(z.enum(['twilio', 'simulator']).optional()),
+  PUBLIC_BASE_URL: publicBaseUrl,
   SIMULATOR_PORT: z.coerce.number().int().min(0).max(65_535).default(8001),
   DATABASE_URL: optionalText.pipe(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// connection URL').optional()),
   DATA_DIR: z.string().trim().min(1).default('./data'),
@@ -98,6 +113,7 @@ const EXAMPLES: Record<string, string> = {
   TWILIO_AUTH_TOKEN: 'the 32-character Auth Token shown at console.twilio.com',
   TWILIO_API_KEY_SID: 'SK0123456789abcdef0123456789abcdef',
   TWILIO_PHONE_NUMBER: '+14155552671',
+  PUBLIC_BASE_URL: 'https://bank.example.com',
   TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef',
   TWILIO_API_BASE_URL: 'http://127.0.0.1:8001',
   TWILIO_TIMEOUT_MS: '10000',
@@ -140,7 +156,13 @@ export interface Config {
     authToken: string;
     /** Credentials for REST calls: API key when given (rotatable), else the auth token. */
     auth: TwilioAuth;
+    /** The first of phoneNumbers: the number shown where one sender is meant. */
     phoneNumber: string | undefined;
+    /**
+     * Every sender number (TWILIO_PHONE_NUMBER, comma-separated). The sender throttle spreads
+     * messages over them, each within senderMps; empty only when no number is configured.
+     */
+    phoneNumbers: readonly string[];
     messagingServiceSid: string | undefined;
     apiBaseUrl: string;
     timeoutMs: number;
@@ -150,6 +172,13 @@ export interface Config {
      */
     senderMps: number;
   };
+  /**
+   * The URL Twilio reaches this server at (PUBLIC_BASE_URL, no trailing slash): sends ask for
+   * status callbacks at <url>/webhooks/twilio/status, and webhook signatures are checked against
+   * it. In simulator mode it defaults to http://127.0.0.1:PORT (when PORT is not 0); undefined
+   * means no callbacks, status is polled.
+   */
+  publicBaseUrl: string | undefined;
   /** Port of the in-process simulator started in simulator mode (0 = any free port). */
   simulatorPort: number;
   /** PostgreSQL URL; undefined means embedded PGlite in dataDir. */
@@ -274,11 +303,18 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.DATABASE_URL && !e.DATA_ENCRYPTION_KEY) {
     issues.push({ variable: 'DATA_ENCRYPTION_KEY', problem: 'required when DATABASE_URL is set (the same key for every server and worker); make one with `openssl rand -base64 32`' });
   }
+  // Twilio signs webhooks with the auth token only; an API key cannot check them.
+  if (e.PUBLIC_BASE_URL && e.PUBLIC_BASE_URL !== 'off' && smsProvider === 'twilio' && !e.TWILIO_AUTH_TOKEN) {
+    issues.push({ variable: 'TWILIO_AUTH_TOKEN', problem: 'required when PUBLIC_BASE_URL is set: Twilio signs its webhooks (X-Twilio-Signature) with the auth token' });
+  }
   if (issues.length) {
     throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
 
   const simulator = smsProvider === 'simulator';
+  const phoneNumbers = simulator ? (e.TWILIO_PHONE_NUMBER ?? [SIMULATOR_DEFAULTS.phoneNumber]) : (e.TWILIO_PHONE_NUMBER ?? []);
+  const localServerUrl = e.PORT === 0 ? undefined : `http://${urlHost(e.HOST)}:${e.PORT}`;
+  const publicUrl = e.PUBLIC_BASE_URL === 'off' ? undefined : (e.PUBLIC_BASE_URL ?? (simulator ? localServerUrl : undefined));
   const accountSid = simulator ? (e.TWILIO_ACCOUNT_SID ?? SIMULATOR_DEFAULTS.accountSid) : (e.TWILIO_ACCOUNT_SID ?? '');
   const authToken = simulator ? (e.TWILIO_AUTH_TOKEN ?? SIMULATOR_DEFAULTS.authToken) : (e.TWILIO_AUTH_TOKEN ?? '');
   const auth: TwilioAuth = e.TWILIO_API_KEY_SID && e.TWILIO_API_KEY_SECRET
@@ -290,12 +326,14 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       accountSid,
       authToken,
       auth,
-      phoneNumber: simulator ? (e.TWILIO_PHONE_NUMBER ?? SIMULATOR_DEFAULTS.phoneNumber) : e.TWILIO_PHONE_NUMBER,
+      phoneNumber: phoneNumbers[0],
+      phoneNumbers,
       messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
       apiBaseUrl: (e.TWILIO_API_BASE_URL ?? (simulator ? `http://127.0.0.1:${e.SIMULATOR_PORT}` : 'https://api.twilio.com')).replace(/\/+$/, ''),
       timeoutMs: e.TWILIO_TIMEOUT_MS,
       senderMps: e.TWILIO_SENDER_MPS,
     },
+    publicBaseUrl: publicUrl?.replace(/\/+$/, ''),
     simulatorPort: e.SIMULATOR_PORT,
     databaseUrl: e.DATABASE_URL,
     dataDir: resolve(e.DATA_DIR),
@@ -326,6 +364,13 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       registerIpLimit: e.REGISTER_IP_LIMIT,
     },
   };
+}
+
+/** A listening address as a URL host: any-interface addresses are reached on loopback. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Shows a secret as its last four characters only, e.g. "••••••••a1b2". */

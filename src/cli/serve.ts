@@ -63,6 +63,10 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
     runtime.database.lock?.update({ serverUrl });
     logger.info({ serverUrl }, 'server listening');
     if (simulator) logger.info(`developer inbox: ${serverUrl}/dev/inbox`);
+    if (config.publicBaseUrl) {
+      logger.info({ statusCallbacks: `${config.publicBaseUrl}/webhooks/twilio/status`, inboundSms: `${config.publicBaseUrl}/webhooks/twilio/inbound` },
+        'twilio webhooks (signed with TWILIO_AUTH_TOKEN; set the inbound URL as each number\'s "A message comes in" webhook)');
+    }
   }
   if (options.worker) await startWorker(runtime);
   if (demoUsers.length) printDemoUsers(demoUsers);

@@ -12,6 +12,7 @@ import { healthRoutes } from './health.ts';
 import { kycRoutes } from './kyc-routes.ts';
 import { registerOpenApi } from './openapi.ts';
 import { staffRoutes } from './staff-routes.ts';
+import { twilioWebhookRoutes } from './twilio-webhooks.ts';
 
 /** The API's version in its OpenAPI description: the package version. */
 const API_VERSION = '0.1.0';
@@ -41,6 +42,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     cardRoutes(routes, ctx);
     kycRoutes(routes, ctx);
     staffRoutes(routes, ctx);
+    twilioWebhookRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {
       const inbox = `${options.simulatorUrl}/inbox`;

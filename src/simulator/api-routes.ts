@@ -12,7 +12,7 @@ import { paginate, readPageQuery } from './paging.ts';
 import { param, readMessageRequest } from './rules.ts';
 import type { FormParams } from './rules.ts';
 import type { MessageStore } from './store.ts';
-import { notFoundError } from './twilio-error.ts';
+import { badRequest, notFoundError } from './twilio-error.ts';
 
 export interface ApiContext {
   options: ResolvedOptions;
@@ -21,6 +21,8 @@ export interface ApiContext {
   credentials: CredentialCheck;
   /** When the simulated account (and its numbers) came into being. */
   createdAt: Date;
+  /** Customers who texted STOP to one of the numbers (see replies.ts). */
+  optOuts: { isOptedOut(customer: string, sender: string): boolean };
 }
 
 const ACCOUNT = '/2010-04-01/Accounts/:AccountSid';
@@ -76,6 +78,10 @@ export function registerApiRoutes(app: FastifyInstance, context: ApiContext): vo
 
   app.post(`${ACCOUNT}/Messages.json`, async (request, reply) => {
     const messageRequest = readMessageRequest(formParams(request.body), options.phoneNumbers);
+    // Twilio blocks a sender from a customer who texted it STOP until they text START.
+    if (context.optOuts.isOptedOut(messageRequest.to, messageRequest.from)) {
+      throw badRequest(21610, 'Attempt to send to unsubscribed recipient');
+    }
     const message = store.accept(messageRequest, () => planOutcome(messageRequest.to, options), new Date());
     clock.start(message);
     return reply.code(201).send(messageJson(message));

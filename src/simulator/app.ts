@@ -9,6 +9,7 @@ import { CredentialCheck } from './auth.ts';
 import { DeliveryClock } from './delivery.ts';
 import { registerInboxRoutes } from './inbox.ts';
 import { resolveOptions, usdToMicros } from './options.ts';
+import { registerReplyRoutes, ReplyBook, type CustomerReply } from './replies.ts';
 import type { SimulatorOptions } from './options.ts';
 import { StatusCallbackSender } from './status-callback.ts';
 import { MessageStore, publicCopy } from './store.ts';
@@ -23,6 +24,8 @@ export interface SimulatorState {
   /** The account balance in USD. */
   balance(): number;
   setBalance(usd: number): void;
+  /** Messages customers texted to the account's numbers (POST /dev/reply), newest first. */
+  replies(): CustomerReply[];
 }
 
 const API_PREFIX = '/2010-04-01/';
@@ -70,6 +73,8 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   const store = new MessageStore(options.accountSid, options.startingBalanceMicros, options.pricePerSegmentMicros);
   const credentials = new CredentialCheck(options.accountSid, options.authToken, options.apiKeys);
   const callbacks = new StatusCallbackSender(options.authToken, app.log);
+  const book = new ReplyBook();
+  const closing = new AbortController();
   const clock = new DeliveryClock(options.statusStepMs, (message, change) => {
     store.apply(message, change, new Date());
     if (message.statusCallback) void callbacks.send(message.statusCallback, message);
@@ -93,10 +98,12 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   app.addHook('onClose', async () => {
     clock.stop();
     callbacks.close();
+    closing.abort();
   });
 
-  registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date() });
-  registerInboxRoutes(app, store);
+  registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date(), optOuts: book });
+  registerInboxRoutes(app, store, book, options.phoneNumbers);
+  registerReplyRoutes(app, { options, store, clock, book, closing: closing.signal });
 
   states.set(app, {
     messages: () => store.newestFirst().map(publicCopy),
@@ -105,6 +112,7 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
       if (!Number.isFinite(usd)) throw new Error(`Simulator balance must be a finite number of USD, got ${usd}`);
       store.setBalanceMicros(usdToMicros(usd));
     },
+    replies: () => book.newestFirst().map((r) => ({ ...r, replies: [...r.replies] })),
   });
   return app;
 }

@@ -1,9 +1,11 @@
 // The developer's inbox: the messages "sent" through the simulator, newest first, as a small
 // self-refreshing HTML page (/inbox) and as JSON (/inbox.json?to=+1...&limit=N) for scripts and
-// tests. No auth: it is a local development tool and shows only simulated traffic. Both are
+// tests. The page also has a reply box, to text the bank as a customer (STOP, HELP...: see
+// replies.ts), and lists what customers texted. No auth: it is a local development tool and shows only simulated traffic. Both are
 // capped so a page stays quick after a benchmark has sent 100,000 messages.
 import type { FastifyInstance } from 'fastify';
 import { formatBalance, messageJson } from './format.ts';
+import type { CustomerReply, ReplyBook } from './replies.ts';
 import type { MessageStore, StoredMessage } from './store.ts';
 
 const HTML_LIMIT = 200;
@@ -28,7 +30,28 @@ function row(message: StoredMessage): string {
   return `<tr class="${escapeHtml(message.status)}">${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
 }
 
-export function inboxHtml(messages: readonly StoredMessage[], balanceMicros: number): string {
+function replyRow(reply: CustomerReply): string {
+  const webhook = reply.webhookStatus !== null ? `webhook ${reply.webhookStatus}` : (reply.webhookError ?? '');
+  const cells = [reply.dateCreated.toISOString().replace('T', ' ').slice(0, 19), reply.from, reply.to, reply.body, webhook, reply.replies.join(' / ')];
+  return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+}
+
+/** The reply box: the customer's number (one that was texted, or any), the account's number, the text. */
+function replyForm(messages: readonly StoredMessage[], ownNumbers: readonly string[]): string {
+  const customers = [...new Set(messages.map((m) => m.to))].slice(0, 50);
+  const options = customers.map((n) => `<option value="${escapeHtml(n)}"></option>`).join('');
+  const senders = ['<option value="">the number that last texted them</option>', ...ownNumbers.map((n) => `<option>${escapeHtml(n)}</option>`)].join('');
+  return `<form method="post" action="/dev/reply" class="reply">
+<strong>Reply as a customer</strong>
+<label>From <input name="From" list="customers" placeholder="+14155552671" value="${escapeHtml(customers[0] ?? '')}" required></label>
+<datalist id="customers">${options}</datalist>
+<label>To <select name="To">${senders}</select></label>
+<label>Text <input name="Body" placeholder="STOP, START, HELP or anything" required></label>
+<button>Send</button>
+</form>`;
+}
+
+export function inboxHtml(messages: readonly StoredMessage[], balanceMicros: number, replies: readonly CustomerReply[] = [], ownNumbers: readonly string[] = []): string {
   const shown = messages.slice(0, HTML_LIMIT);
   const count = messages.length > shown.length ? `newest ${shown.length} of ${messages.length}` : String(messages.length);
   const rows = shown.length > 0
@@ -38,7 +61,6 @@ export function inboxHtml(messages: readonly StoredMessage[], balanceMicros: num
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="refresh" content="2">
 <title>SMS simulator inbox</title>
 <style>
   body { font: 14px system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -48,15 +70,28 @@ export function inboxHtml(messages: readonly StoredMessage[], balanceMicros: num
   tr.delivered td:nth-child(5) { color: #17702e; }
   tr.undelivered td:nth-child(5), tr.failed td:nth-child(5) { color: #b00020; }
   .empty { color: #777; }
+  form.reply { margin: 1rem 0; display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }
 </style>
+<script>
+  // Refreshes every 2 seconds, except while the reply box is being typed in.
+  setInterval(() => { if (!document.activeElement?.closest('form')) location.reload(); }, 2000);
+</script>
 </head>
 <body>
 <h1>SMS simulator inbox</h1>
 <p>${count} message(s), balance $${escapeHtml(formatBalance(balanceMicros))}. Newest first; refreshes every 2 seconds.</p>
+${replyForm(messages, ownNumbers)}
 <table>
 <thead><tr><th>Time (UTC)</th><th>To</th><th>From</th><th>Body</th><th>Status</th><th>Segments</th></tr></thead>
 <tbody>
 ${rows}
+</tbody>
+</table>
+<h2>Texted by customers</h2>
+<table>
+<thead><tr><th>Time (UTC)</th><th>From</th><th>To</th><th>Text</th><th>Webhook</th><th>Texted back</th></tr></thead>
+<tbody>
+${replies.length ? replies.slice(0, HTML_LIMIT).map(replyRow).join('\n') : '<tr><td colspan="6" class="empty">No replies yet.</td></tr>'}
 </tbody>
 </table>
 </body>
@@ -64,9 +99,9 @@ ${rows}
 `;
 }
 
-export function registerInboxRoutes(app: FastifyInstance, store: MessageStore): void {
+export function registerInboxRoutes(app: FastifyInstance, store: MessageStore, book: ReplyBook, ownNumbers: readonly string[]): void {
   app.get('/inbox', async (_request, reply) => {
-    return reply.type('text/html; charset=utf-8').send(inboxHtml(store.newestFirst(), store.balanceMicros));
+    return reply.type('text/html; charset=utf-8').send(inboxHtml(store.newestFirst(), store.balanceMicros, book.newestFirst(), ownNumbers));
   });
   app.get('/inbox.json', async (request) => {
     const query = (request.query ?? {}) as Record<string, unknown>;

@@ -12,6 +12,7 @@ export type { SimulatorState } from './app.ts';
 export type { SimulatorOptions } from './options.ts';
 export type { MessageStatus, SimulatedMessage } from './store.ts';
 export type { TwilioErrorBody } from './twilio-error.ts';
+export type { CustomerReply } from './replies.ts';
 
 export interface Simulator extends SimulatorState {
   /** Base URL, e.g. http://127.0.0.1:8001 (no trailing slash); replaces https://api.twilio.com. */
@@ -39,6 +40,7 @@ export async function startSimulator(options: SimulatorOptions & { port?: number
     messages: () => state.messages(),
     balance: () => state.balance(),
     setBalance: (usd) => state.setBalance(usd),
+    replies: () => state.replies(),
     close: () => (closing ??= app.close()),
   };
 }

@@ -34,6 +34,11 @@ export interface SimulatorOptions {
   accountType?: 'Trial' | 'Full';
   /** Source of randomness for failureRate, so tests can decide outcomes. Default Math.random. */
   random?: () => number;
+  /**
+   * Where customer replies are posted (a number's "A message comes in" webhook), signed like
+   * status callbacks; unset: replies are kept and shown, but posted nowhere.
+   */
+  inboundWebhookUrl?: string;
   /** Log requests and callback failures with Fastify's logger (never credentials). Default false. */
   logger?: boolean;
 }
@@ -54,6 +59,7 @@ export interface ResolvedOptions {
   friendlyName: string;
   accountType: 'Trial' | 'Full';
   random: () => number;
+  inboundWebhookUrl: string | undefined;
   logger: boolean;
 }
 
@@ -66,6 +72,18 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v < 0) throw new Error(`Simulator option ${name} must be a number >= 0, got ${v}`);
   return v;
+}
+
+function inboundUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`Simulator option inboundWebhookUrl must be an http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`Simulator option inboundWebhookUrl must be an http(s) URL, got "${value}"`);
+  return value;
 }
 
 /** Fills in defaults and rejects options a real account could not have, naming the option. */
@@ -98,6 +116,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     friendlyName: options.friendlyName ?? 'DominionTrust Simulator',
     accountType: options.accountType ?? 'Full',
     random: options.random ?? Math.random,
+    inboundWebhookUrl: inboundUrl(options.inboundWebhookUrl),
     logger: options.logger ?? false,
   };
 }

@@ -6,6 +6,7 @@
 // in the transaction that records its outcome; a failure that says the number cannot take SMS (or
 // its owner refuses it) marks the number in phone_status.
 import { and, eq, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import type { Config } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
 import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
@@ -14,15 +15,22 @@ import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import { findLostSend } from './lost-sends.ts';
 import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
 import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
-import { SenderBusyError } from './sender-throttle.ts';
+import { SenderBusyError, senderPreference } from './sender-throttle.ts';
+import { explainTwilioError } from './twilio-errors.ts';
 
 /** Sends tried per message before it is marked failed. */
 export const MAX_SEND_ATTEMPTS = 5;
 /** A message left 'sending' this long by a crashed worker may be claimed again. */
 const STALE_CLAIM_MS = 30_000;
+/** Where status callbacks arrive (src/http/twilio-webhooks.ts), under PUBLIC_BASE_URL. */
+export const STATUS_CALLBACK_PATH = '/webhooks/twilio/status';
+/** With callbacks on, the first status check waits this long for a callback to settle the message. */
+const CALLBACK_GRACE_SECONDS = 30;
 /** Status checks per sent message before leaving it to the reconciler. */
 const MAX_STATUS_CHECKS = 12;
 
+/** Final statuses Twilio charges for (it does not bill failed messages). */
+const BILLED: ReadonlySet<string> = new Set(['delivered', 'undelivered']);
 const FINAL: ReadonlySet<string> = new Set(['delivered', 'undelivered', 'failed', 'canceled', 'expired']);
 const RANK: Record<string, number> = {
   pending: 0, retrying: 0, sending: 1, accepted: 2, scheduled: 2, queued: 3, sent: 4,
@@ -66,9 +74,9 @@ async function claim(db: Queryable, messageId: string, now: Date): Promise<{ row
 export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: string): Promise<void> {
   // Wait for a send slot of the sender first, holding no claim while waiting: a worker that dies
   // here leaves the message untouched for the next one.
-  const sender = ctx.config.twilio.messagingServiceSid ?? ctx.config.twilio.phoneNumber ?? 'default';
+  let from: string | undefined;
   try {
-    await ctx.senderThrottle.acquire(sender, lane === 'sms.critical');
+    from = await bookSender(ctx, lane, messageId);
   } catch (error) {
     if (!(error instanceof SenderBusyError)) throw error;
     await ctx.jobs.send(undefined, lane, { messageId }, { startAfter: 1 });
@@ -95,7 +103,6 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
     return;
   }
 
-  const from = ctx.config.twilio.messagingServiceSid ? undefined : ctx.config.twilio.phoneNumber;
   const body = row.otpChallengeId
     ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId))
     : row.bodyRedacted;
@@ -106,6 +113,7 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
       from,
       messagingServiceSid: ctx.config.twilio.messagingServiceSid,
       body,
+      statusCallback: statusCallbackUrl(ctx.config),
       validityPeriodSeconds: row.sendBefore ? Math.max(1, Math.ceil((row.sendBefore.getTime() - now.getTime()) / 1000)) : undefined,
     });
     stopTimer({ outcome: 'accepted' });
@@ -117,12 +125,39 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   }
 }
 
+/** Where Twilio posts this server's status callbacks; undefined when PUBLIC_BASE_URL is unset. */
+export function statusCallbackUrl(config: Config): string | undefined {
+  return config.publicBaseUrl === undefined ? undefined : `${config.publicBaseUrl}${STATUS_CALLBACK_PATH}`;
+}
+
+/**
+ * Books a send slot and returns the number to send from (undefined for a Messaging Service, one
+ * pool that Twilio spreads). With several numbers the customer's own number is preferred.
+ */
+async function bookSender(ctx: AppContext, lane: SmsLane, messageId: string): Promise<string | undefined> {
+  const { messagingServiceSid, phoneNumbers } = ctx.config.twilio;
+  const urgent = lane === 'sms.critical';
+  if (messagingServiceSid) {
+    await ctx.senderThrottle.acquire(messagingServiceSid, urgent);
+    return undefined;
+  }
+  if (phoneNumbers.length < 2) {
+    await ctx.senderThrottle.acquire(phoneNumbers[0] ?? 'default', urgent);
+    return phoneNumbers[0];
+  }
+  const [row] = await ctx.db.select({ to: smsMessages.toNumber }).from(smsMessages).where(eq(smsMessages.id, messageId));
+  const { sender } = await ctx.senderThrottle.acquireAny(senderPreference(phoneNumbers, row?.to ?? ''), urgent);
+  return sender;
+}
+
 async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await tx.update(smsMessages).set({ ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: ctx.clock.now() }).where(eq(smsMessages.id, row.id));
     await recordAttempt(tx, row, startedAt, ctx.clock.now(), { outcome: 'accepted', ...note });
     if (!isFinalStatus(sent.status)) {
-      await ctx.jobs.send(tx, 'sms.status', { messageId: row.id, attempt: 1 }, { startAfter: 2 });
+      // The fallback for a callback that never comes; with callbacks the first check waits longer.
+      const startAfter = statusCallbackUrl(ctx.config) ? CALLBACK_GRACE_SECONDS : 2;
+      await ctx.jobs.send(tx, 'sms.status', { messageId: row.id, attempt: 1 }, { startAfter });
     }
   });
   ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
@@ -180,36 +215,68 @@ function fromSent(sent: SentMessage): Partial<typeof smsMessages.$inferInsert> {
   };
 }
 
-/** Applies a status the provider reported, never moving a message backwards. */
-export async function applyProviderStatus(db: Queryable, messageId: string, sent: SentMessage, now: Date): Promise<void> {
+/** A status change as Twilio reports it: by a status check (all fields) or a callback (status and error). */
+export type ProviderStatusUpdate = Pick<SentMessage, 'status' | 'errorCode'> & Partial<SentMessage>;
+
+/**
+ * Applies a status the provider reported, never moving a message backwards: one conditional
+ * UPDATE, so a callback and a status check racing (or callbacks out of order) end in the
+ * highest-ranked status whatever order they commit in. Returns whether the row changed.
+ */
+export async function applyProviderStatus(db: Queryable, messageId: string, sent: ProviderStatusUpdate, now: Date): Promise<boolean> {
   const ranksBelow = Object.entries(RANK).filter(([, r]) => r < (RANK[sent.status] ?? 0)).map(([s]) => s);
-  if (!ranksBelow.length) return;
-  await db
+  if (!ranksBelow.length) return false;
+  const values: Partial<typeof smsMessages.$inferInsert> = 'sid' in sent && sent.sid !== undefined
+    ? fromSent(sent as SentMessage)
+    : { status: sent.status, errorCode: sent.errorCode, ...(sent.errorCode !== null && { errorMessage: sent.errorMessage ?? explainTwilioError(sent.errorCode)?.title ?? null }) };
+  const changed = await db
     .update(smsMessages)
     .set({
-      ...fromSent(sent),
+      ...values,
       deliveredAt: sent.status === 'delivered' ? (sent.dateUpdated ?? now) : undefined,
       updatedAt: now,
     })
-    .where(and(eq(smsMessages.id, messageId), inArray(smsMessages.status, ranksBelow)));
+    .where(and(eq(smsMessages.id, messageId), inArray(smsMessages.status, ranksBelow)))
+    .returning({ id: smsMessages.id });
+  return changed.length > 0;
+}
+
+/**
+ * Records a reported status and what it says about the number (a delivery lifts a failure mark,
+ * a lasting failure sets one). Only the report that moved the message does this, so a status
+ * reported by both a callback and a check is counted once.
+ */
+export async function recordProviderStatus(
+  ctx: Pick<AppContext, 'metrics'>, tx: Queryable, row: Pick<SmsRow, 'id' | 'type' | 'toNumber'>, sent: ProviderStatusUpdate, now: Date,
+): Promise<boolean> {
+  const changed = await applyProviderStatus(tx, row.id, sent, now);
+  if (!changed) return false;
+  if (sent.status === 'delivered') await clearPhoneStatus(tx, row.toNumber);
+  else if (isFinalStatus(sent.status)) await markPhoneFromFailure(tx, row.toNumber, sent.errorCode, now);
+  if (isFinalStatus(sent.status) && sent.status !== 'delivered') ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
+  return true;
 }
 
 /** Runs a status job: asks the provider how a sent message is doing, and asks again later if unsettled. */
 export async function refreshSmsStatus(ctx: AppContext, messageId: string, attempt: number): Promise<MessageStatus | undefined> {
   const [row] = await ctx.db.select().from(smsMessages).where(eq(smsMessages.id, messageId));
-  if (!row?.twilioSid || isFinalStatus(row.status)) return undefined;
+  if (!row?.twilioSid) return undefined;
+  if (isFinalStatus(row.status)) {
+    // Settled by a status callback, which carries no price: read the charge once, and stop.
+    if (row.price !== null || !BILLED.has(row.status)) return undefined;
+    const billed = await ctx.provider.fetchMessage(row.twilioSid);
+    if (billed.price !== null) {
+      await ctx.db.update(smsMessages).set({ price: billed.price.toFixed(5), priceUnit: billed.priceUnit, segments: billed.segments })
+        .where(and(eq(smsMessages.id, messageId), isNull(smsMessages.price)));
+    }
+    return undefined;
+  }
   const sent = await ctx.provider.fetchMessage(row.twilioSid);
   await ctx.db.transaction(async (tx) => {
-    await applyProviderStatus(tx, messageId, sent, ctx.clock.now());
-    // The carrier's verdict on the number: a delivery lifts a mark, a lasting failure sets one.
-    if (sent.status === 'delivered') await clearPhoneStatus(tx, row.toNumber);
-    else if (isFinalStatus(sent.status)) await markPhoneFromFailure(tx, row.toNumber, sent.errorCode, ctx.clock.now());
+    await recordProviderStatus(ctx, tx, row, sent, ctx.clock.now());
     if (!isFinalStatus(sent.status) && attempt < MAX_STATUS_CHECKS) {
       await ctx.jobs.send(tx, 'sms.status', { messageId, attempt: attempt + 1 }, { startAfter: Math.min(60, 2 ** attempt) });
     }
   });
-  if (isFinalStatus(sent.status) && sent.status !== 'delivered') {
-    ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
-  }
   return sent.status;
 }

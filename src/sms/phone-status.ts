@@ -1,9 +1,11 @@
 // What permanent delivery failures taught us about a phone number: its owner opted out (replied
 // STOP to us, or blocks us) or it cannot receive SMS at all. Notifications for a marked number go
 // by email instead of being sent to fail again. Kept per number, not per customer, so a customer
-// who changes their number starts clean; a later delivered message lifts the mark (they texted
-// START, or the carrier fixed it).
-import { eq } from 'drizzle-orm';
+// who changes their number starts clean; a later delivered message lifts a mark learnt from a
+// failure (they texted START, or the carrier fixed it). An opt-out the customer texted us (STOP,
+// see src/sms/inbound.ts) is their explicit wish: only their START lifts it, never a delivery
+// (codes still go to an opted-out number, and with several sender numbers one may still deliver).
+import { and, eq, isNull, like, not, or, sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import type { Queryable } from '../db/connection.ts';
 import { phoneStatus } from '../db/schema.ts';
@@ -21,6 +23,9 @@ const OPTED_OUT: ReadonlySet<number> = new Set([21610, 30004]);
 const UNREACHABLE: ReadonlySet<number> = new Set([21211, 21217, 21407, 21421, 21612, 21614, 30005, 30006]);
 
 export type PhoneProblem = 'opted_out' | 'unreachable';
+
+/** The reason of an opt-out the customer texted, e.g. "replied STOP". */
+const REPLY_REASON_PREFIX = 'replied ';
 
 export interface PhoneStatus {
   phoneNumber: string;
@@ -42,7 +47,9 @@ export async function markPhoneFromFailure(db: Queryable, phoneNumber: string, t
   if (!problem) return undefined;
   const reason = `${twilioCode} ${explainTwilioError(twilioCode!)?.title ?? ''}`.trim();
   const set = problem === 'opted_out' ? { optedOutAt: now, reason, updatedAt: now } : { unreachableAt: now, reason, updatedAt: now };
-  await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set });
+  // A texted STOP keeps its reason, so that a later delivery cannot mistake it for a failure mark.
+  const keepReply = sql`case when ${phoneStatus.reason} like ${`${REPLY_REASON_PREFIX}%`} then ${phoneStatus.reason} else excluded.reason end`;
+  await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set: { ...set, reason: keepReply } });
   return problem;
 }
 
@@ -58,9 +65,26 @@ export function problemOf(status: PhoneStatus | undefined): PhoneProblem | undef
   return undefined;
 }
 
-/** A message reached the number: whatever was marked no longer holds. */
+/** A message reached the number: marks learnt from failures no longer hold; a texted STOP does. */
 export async function clearPhoneStatus(db: Queryable, phoneNumber: string): Promise<void> {
-  await db.delete(phoneStatus).where(eq(phoneStatus.phoneNumber, phoneNumber));
+  const texted = and(eq(phoneStatus.phoneNumber, phoneNumber), like(phoneStatus.reason, `${REPLY_REASON_PREFIX}%`));
+  await db.delete(phoneStatus).where(and(eq(phoneStatus.phoneNumber, phoneNumber), or(isNull(phoneStatus.reason), not(like(phoneStatus.reason, `${REPLY_REASON_PREFIX}%`)))));
+  await db.update(phoneStatus).set({ unreachableAt: null }).where(texted);
+}
+
+/** The customer texted an opt-out keyword: no notification SMS to this number until they opt in. */
+export async function recordTextedOptOut(db: Queryable, phoneNumber: string, keyword: string, now: Date): Promise<void> {
+  const set = { optedOutAt: now, reason: `${REPLY_REASON_PREFIX}${keyword}`, updatedAt: now };
+  await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set });
+}
+
+/**
+ * The customer texted an opt-in keyword (START): any opt-out lifts, whether texted or learnt from
+ * 21610, since Twilio lifts its block on the same keyword. An unreachable mark stays.
+ */
+export async function recordTextedOptIn(db: Queryable, phoneNumber: string, now: Date): Promise<void> {
+  await db.delete(phoneStatus).where(and(eq(phoneStatus.phoneNumber, phoneNumber), isNull(phoneStatus.unreachableAt)));
+  await db.update(phoneStatus).set({ optedOutAt: null, updatedAt: now }).where(eq(phoneStatus.phoneNumber, phoneNumber));
 }
 
 /** Why a customer's phone cannot take a notification SMS now. */

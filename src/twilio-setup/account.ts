@@ -27,7 +27,7 @@ export interface AccountNumber {
   sms: boolean;
   mms: boolean;
   voice: boolean;
-  /** This is TWILIO_PHONE_NUMBER. */
+  /** One of the numbers in TWILIO_PHONE_NUMBER. */
   isSender: boolean;
 }
 
@@ -78,31 +78,39 @@ export async function checkCredentials(lookups: TwilioLookups): Promise<Check> {
 }
 
 export async function checkSender(config: Config, lookups: TwilioLookups): Promise<Check> {
-  const { phoneNumber, messagingServiceSid } = config.twilio;
+  const { phoneNumbers, messagingServiceSid } = config.twilio;
   if (messagingServiceSid) return passed('twilio.sender', 'Sender', `Messaging Service ${messagingServiceSid} picks the number`);
-  if (!phoneNumber) return failed('twilio.sender', 'phone_not_configured', 'TWILIO_PHONE_NUMBER is not set.', SENDER_FIX);
+  if (!phoneNumbers.length) return failed('twilio.sender', 'phone_not_configured', 'TWILIO_PHONE_NUMBER is not set.', SENDER_FIX);
+  const listed = phoneNumbers.join(', ');
   let numbers: SenderNumber[];
   try {
     numbers = await lookups.numbers();
   } catch (error) {
     if (notReadableWithTestCredentials(error)) {
-      return warning('twilio.sender', 'Sender', `${phoneNumber} could not be checked: test credentials cannot list numbers`);
+      return warning('twilio.sender', 'Sender', `${listed} could not be checked: test credentials cannot list numbers`);
     }
     return checkFromError('twilio.sender', error, "Listing the account's phone numbers failed");
   }
-  const owned = numbers.find((n) => n.phoneNumber === phoneNumber);
-  if (!owned && phoneNumber === MAGIC_SENDER && config.smsProvider === 'twilio') {
-    return warning('twilio.sender', 'Sender', `${phoneNumber} is Twilio's magic test number, valid only with test credentials (nothing is delivered)`, SENDER_FIX);
+  // Every configured number must be able to send: the throttle spreads messages over all of them.
+  const owned: SenderNumber[] = [];
+  for (const phoneNumber of phoneNumbers) {
+    const found = numbers.find((n) => n.phoneNumber === phoneNumber);
+    if (!found && phoneNumber === MAGIC_SENDER && config.smsProvider === 'twilio') {
+      return warning('twilio.sender', 'Sender', `${phoneNumber} is Twilio's magic test number, valid only with test credentials (nothing is delivered)`, SENDER_FIX);
+    }
+    if (!found) {
+      const has = numbers.length ? `it has ${numbers.map((n) => n.phoneNumber).join(', ')}` : 'it has no phone numbers';
+      return failed('twilio.sender', 'phone_not_configured', `TWILIO_PHONE_NUMBER ${phoneNumber} is not a number of this Twilio account (${has}).`, SENDER_FIX);
+    }
+    if (!found.capabilities.sms) {
+      return failed('twilio.sender', 'phone_not_configured', `${phoneNumber} is on the account but cannot send SMS (voice only).`,
+        'Use an SMS-capable number: buy one with "SMS" checked under Phone Numbers → Buy a number, and set TWILIO_PHONE_NUMBER to it.');
+    }
+    owned.push(found);
   }
-  if (!owned) {
-    const has = numbers.length ? `it has ${numbers.map((n) => n.phoneNumber).join(', ')}` : 'it has no phone numbers';
-    return failed('twilio.sender', 'phone_not_configured', `TWILIO_PHONE_NUMBER ${phoneNumber} is not a number of this Twilio account (${has}).`, SENDER_FIX);
-  }
-  if (!owned.capabilities.sms) {
-    return failed('twilio.sender', 'phone_not_configured', `${phoneNumber} is on the account but cannot send SMS (voice only).`,
-      'Use an SMS-capable number: buy one with "SMS" checked under Phone Numbers → Buy a number, and set TWILIO_PHONE_NUMBER to it.');
-  }
-  return passed('twilio.sender', 'Sender', `${phoneNumber} ("${owned.friendlyName}") is on the account and SMS-capable`);
+  if (owned.length === 1) return passed('twilio.sender', 'Sender', `${owned[0]!.phoneNumber} ("${owned[0]!.friendlyName}") is on the account and SMS-capable`);
+  const rate = config.twilio.senderMps > 0 ? `, ${config.twilio.senderMps} msg/s each` : '';
+  return passed('twilio.sender', 'Senders', `${owned.length} numbers, all on the account and SMS-capable: ${listed}${rate}`);
 }
 
 /** How many single-segment messages below which the balance is worth a warning. */
@@ -170,20 +178,24 @@ export async function listNumbers(config: Config, lookups: TwilioLookups): Promi
     if (notReadableWithTestCredentials(error)) return { checks: [warning('twilio.numbers', 'Phone numbers', 'not readable with test credentials')] };
     return { checks: [checkFromError('twilio.numbers', error, "Listing the account's phone numbers failed")] };
   }
-  const sender = config.twilio.phoneNumber;
+  const senders = config.twilio.phoneNumbers;
   const listed: AccountNumber[] = numbers.map((n) => ({
-    phoneNumber: n.phoneNumber, friendlyName: n.friendlyName, ...n.capabilities, isSender: n.phoneNumber === sender,
+    phoneNumber: n.phoneNumber, friendlyName: n.friendlyName, ...n.capabilities, isSender: senders.includes(n.phoneNumber),
   }));
   const checks: Check[] = [passed('twilio.numbers', 'Phone numbers', `${listed.length} on the account`)];
-  const configured = listed.find((n) => n.isSender);
   if (config.twilio.messagingServiceSid) {
     // The service chooses among its own numbers: nothing to mark.
-  } else if (!sender) {
+  } else if (!senders.length) {
     checks.push(warning('twilio.numbers', 'No sender configured', 'TWILIO_PHONE_NUMBER is not set', SENDER_FIX));
-  } else if (!configured) {
-    checks.push(warning('twilio.numbers', 'Sender not on the account', `TWILIO_PHONE_NUMBER ${sender} is not among these numbers`, SENDER_FIX));
-  } else if (!configured.sms) {
-    checks.push(warning('twilio.numbers', 'Sender cannot send SMS', `TWILIO_PHONE_NUMBER ${sender} has no SMS capability`, SENDER_FIX));
+  } else {
+    for (const sender of senders) {
+      const configured = listed.find((n) => n.phoneNumber === sender);
+      if (!configured) {
+        checks.push(warning('twilio.numbers', 'Sender not on the account', `TWILIO_PHONE_NUMBER ${sender} is not among these numbers`, SENDER_FIX));
+      } else if (!configured.sms) {
+        checks.push(warning('twilio.numbers', 'Sender cannot send SMS', `TWILIO_PHONE_NUMBER ${sender} has no SMS capability`, SENDER_FIX));
+      }
+    }
   }
   return { checks, numbers: listed };
 }

@@ -58,14 +58,21 @@ export function settingsChecks(config: Config): Check[] {
 
   if (twilio.messagingServiceSid) {
     checks.push(passed('settings.sender', 'Sender', `Messaging Service ${twilio.messagingServiceSid} (it picks the sending number)`));
-  } else if (!twilio.phoneNumber) {
+  } else if (!twilio.phoneNumbers.length) {
     checks.push(failed('settings.sender', 'phone_not_configured', 'TWILIO_PHONE_NUMBER is not set, so there is no number to send from.', SENDER_FIX));
-  } else if (twilio.phoneNumber === MAGIC_SENDER && !simulator) {
+  } else if (twilio.phoneNumbers.includes(MAGIC_SENDER) && !simulator) {
     checks.push(warning('settings.sender', 'Sender', `TWILIO_PHONE_NUMBER ${MAGIC_SENDER} is Twilio's magic test number: it only works with test credentials, which send nothing.`,
       SENDER_FIX));
+  } else if (twilio.phoneNumbers.length > 1) {
+    checks.push(passed('settings.sender', 'Senders', `TWILIO_PHONE_NUMBER ${twilio.phoneNumbers.join(', ')}: messages spread over ${twilio.phoneNumbers.length} numbers, a customer keeps theirs while it is free`));
   } else {
     checks.push(passed('settings.sender', 'Sender', `TWILIO_PHONE_NUMBER ${twilio.phoneNumber}`));
   }
+
+  checks.push(config.publicBaseUrl === undefined
+    ? warning('settings.callbacks', 'Status callbacks', 'PUBLIC_BASE_URL is not set: delivery status is polled, and STOP/HELP replies are not received',
+      'Set PUBLIC_BASE_URL to the https URL Twilio reaches this server at, and set the numbers\' "A message comes in" webhook to <PUBLIC_BASE_URL>/webhooks/twilio/inbound.')
+    : passed('settings.callbacks', 'Status callbacks', `${config.publicBaseUrl}/webhooks/twilio/status; replies at ${config.publicBaseUrl}/webhooks/twilio/inbound`));
 
   checks.push(passed('settings.countries', 'Destinations',
     `SMS to ${config.smsAllowedCountries.join(', ')}; numbers without a country code are read as ${config.defaultRegion}`));

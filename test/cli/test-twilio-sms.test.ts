@@ -67,7 +67,7 @@ describe('--check-setup', () => {
     assert.equal(report.ok, true, JSON.stringify(report.checks, null, 2));
     assert.deepEqual(report.checks.map((c) => [c.name, c.level]), [
       ['settings.provider', 'warn'], ['settings.twilio_account_sid', 'ok'], ['settings.twilio_auth', 'ok'], ['settings.sender', 'ok'],
-      ['settings.countries', 'ok'], ['twilio.credentials', 'ok'], ['twilio.sender', 'ok'], ['twilio.balance', 'ok'], ['database', 'ok'],
+      ['settings.callbacks', 'warn'], ['settings.countries', 'ok'], ['twilio.credentials', 'ok'], ['twilio.sender', 'ok'], ['twilio.balance', 'ok'], ['database', 'ok'],
     ]);
     const text = reportText(report, venue);
     assertNoSecrets(text);
@@ -76,7 +76,7 @@ describe('--check-setup', () => {
     assert.match(text, /✅ Sender: \+15005550006 .* is on the account and SMS-capable/);
     assert.match(text, /✅ Balance: 15\.00 USD, about 2,000 single-segment messages/);
     assert.match(text, /✅ Database: (pglite|postgres) reachable, all migrations applied/);
-    assert.match(text, /✅ All 9 checks passed \(1 warning\)\.$/);
+    assert.match(text, /✅ All 10 checks passed \(2 warnings\)\.$/);
     assert.equal(exitCodeOfReport(report), 0);
     assertNoSecrets(reportJson(report, venue));
   });

@@ -61,6 +61,8 @@ export function testEnv(simUrl: string, dir: string, extra: Record<string, strin
     TWILIO_SENDER_MPS: '0',
     // Child processes given DATABASE_URL need one (a fixed test key, not a secret).
     DATA_ENCRYPTION_KEY: 'dGVzdCBkYXRhIGtleSwgMzIgYnl0ZXMgbG9uZyEhISE=',
+    // Nothing listens for status callbacks in most tests: they poll. Webhook tests set a URL.
+    PUBLIC_BASE_URL: 'off',
     ...extra,
   };
 }

@@ -1,0 +1,108 @@
+// Twilio's webhooks: message status callbacks (POST /webhooks/twilio/status) and SMS customers
+// send to the bank's numbers (POST /webhooks/twilio/inbound). Both are form-encoded and signed
+// with X-Twilio-Signature (HMAC-SHA1 of the public URL and the sorted parameters, keyed with the
+// auth token); a request without a valid signature is refused with 403 before anything is read.
+import twilio from 'twilio';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { eq } from 'drizzle-orm';
+import type { AppContext } from '../context.ts';
+import { smsMessages } from '../db/schema.ts';
+import { STATUS_CALLBACK_PATH, recordProviderStatus } from '../sms/delivery.ts';
+import { INBOUND_SMS_PATH, receiveInboundSms } from '../sms/inbound.ts';
+import type { MessageStatus } from '../sms/provider.ts';
+
+type FormParams = Record<string, string | string[]>;
+
+function parseForm(body: string): FormParams {
+  const params: FormParams = {};
+  for (const [name, value] of new URLSearchParams(body)) {
+    const previous = params[name];
+    if (previous === undefined) params[name] = value;
+    else params[name] = Array.isArray(previous) ? [...previous, value] : [previous, value];
+  }
+  return params;
+}
+
+function text(params: FormParams, name: string): string | undefined {
+  const value = params[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+const MESSAGE_SID = /^(SM|MM)[0-9a-fA-F]{32}$/;
+const STATUSES: ReadonlySet<string> = new Set<MessageStatus>([
+  'accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'canceled',
+]);
+
+function badRequest(reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(400).send({ error: 'validation_failed', message });
+}
+
+export function twilioWebhookRoutes(app: FastifyInstance, ctx: AppContext): void {
+  // Scoped: only these routes read form bodies, the API keeps its JSON-only parsing.
+  void app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+      done(null, parseForm(typeof body === 'string' ? body : body.toString('utf8')));
+    });
+    scope.addHook('preHandler', async (request, reply) => {
+      const refusal = signatureProblem(ctx, request);
+      if (refusal === undefined) return;
+      request.log.warn({ url: request.url, problem: refusal }, 'twilio webhook refused');
+      return reply.code(403).send({ error: 'forbidden', message: refusal });
+    });
+
+    scope.post(STATUS_CALLBACK_PATH, async (request, reply) => {
+      const params = (request.body ?? {}) as FormParams;
+      const sid = text(params, 'MessageSid') ?? text(params, 'SmsSid');
+      const status = text(params, 'MessageStatus') ?? text(params, 'SmsStatus');
+      if (!sid || !MESSAGE_SID.test(sid)) return badRequest(reply, 'MessageSid must be SM or MM followed by 32 hex characters.');
+      if (!status) return badRequest(reply, 'MessageStatus is required.');
+      // Statuses outside the SMS lifecycle (read, partially_delivered, future ones) settle nothing.
+      if (!STATUSES.has(status)) return reply.code(204).send();
+      const errorCode = Number.parseInt(text(params, 'ErrorCode') ?? '', 10);
+      const [row] = await ctx.db.select({ id: smsMessages.id, type: smsMessages.type, toNumber: smsMessages.toNumber })
+        .from(smsMessages).where(eq(smsMessages.twilioSid, sid));
+      if (!row) {
+        // Not ours (another app on the account), or a callback faster than our record of the send:
+        // answered 200 so Twilio does not retry; the status check settles the latter.
+        request.log.info({ messageSid: sid, status }, 'status callback for an unknown message ignored');
+        return reply.code(204).send();
+      }
+      const changed = await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, row, {
+        status: status as MessageStatus,
+        errorCode: Number.isInteger(errorCode) ? errorCode : null,
+      }, ctx.clock.now()));
+      request.log.info({ messageId: row.id, messageSid: sid, status, applied: changed }, 'status callback');
+      return reply.code(204).send();
+    });
+
+    scope.post(INBOUND_SMS_PATH, async (request, reply) => {
+      const params = (request.body ?? {}) as FormParams;
+      const sid = text(params, 'MessageSid') ?? text(params, 'SmsSid');
+      const from = text(params, 'From');
+      const to = text(params, 'To');
+      if (!sid || !MESSAGE_SID.test(sid)) return badRequest(reply, 'MessageSid must be SM or MM followed by 32 hex characters.');
+      if (!from || !to) return badRequest(reply, 'From and To are required.');
+      const outcome = await receiveInboundSms(ctx, { sid, from, to, body: text(params, 'Body') ?? '', optOutType: text(params, 'OptOutType') });
+      const twiml = new twilio.twiml.MessagingResponse();
+      if (outcome.reply !== null) twiml.message(outcome.reply);
+      return reply.type('text/xml').send(twiml.toString());
+    });
+  });
+}
+
+/** Why the request is not provably from Twilio, or undefined when its signature holds. */
+function signatureProblem(ctx: AppContext, request: FastifyRequest): string | undefined {
+  const { publicBaseUrl } = ctx.config;
+  const { authToken } = ctx.config.twilio;
+  if (publicBaseUrl === undefined) return 'Webhooks are off: set PUBLIC_BASE_URL to the URL Twilio reaches this server at.';
+  if (authToken === '') return 'TWILIO_AUTH_TOKEN is not set, so Twilio signatures cannot be checked.';
+  const signature = request.headers['x-twilio-signature'];
+  if (typeof signature !== 'string' || signature === '') return 'X-Twilio-Signature is missing.';
+  const body = request.body;
+  const params = body !== null && typeof body === 'object' ? (body as FormParams) : {};
+  // Twilio signs the URL it was given, query string included: PUBLIC_BASE_URL plus the path asked.
+  if (!twilio.validateRequest(authToken, signature, `${publicBaseUrl}${request.url}`, params)) {
+    return 'X-Twilio-Signature does not match: check PUBLIC_BASE_URL (the exact URL set in Twilio) and TWILIO_AUTH_TOKEN.';
+  }
+  return undefined;
+}
