@@ -103,7 +103,7 @@ async function sendCode(
   try {
     return await sendCodeIn(ctx, userId, destination, now, login, replaces);
   } catch (error) {
-    if (error instanceof CodeLimitError) await recordRefusedCode(ctx.db, { userId, type: 'two_factor_code', error, now });
+    if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'two_factor_code', error, now });
     throw error;
   }
 }

@@ -38,7 +38,7 @@ export async function sendLoginCode(ctx: LoginContext, userId: string, request: 
   try {
     return await ctx.db.transaction((tx) => createLoginChallenge(ctx, tx, { userId, destination: phone.e164, now, ip: request.ip }));
   } catch (error) {
-    if (error instanceof CodeLimitError) await recordRefusedCode(ctx.db, { userId, type: 'two_factor_code', error, now });
+    if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'two_factor_code', error, now });
     throw error;
   }
 }

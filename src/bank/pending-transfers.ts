@@ -146,7 +146,7 @@ export async function startTransfer(
       return { pending: await sendConfirmationCode(ctx, tx, row, { now, ip: options.ip, first: true }), replayed: false };
     });
   } catch (error) {
-    if (error instanceof CodeLimitError) await recordRefusedCode(ctx.db, { userId, type: 'transfer_confirmation_code', error, now });
+    if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'transfer_confirmation_code', error, now });
     throw error;
   }
   if (outcome === undefined) return { movement: await transfer(ctx, userId, key, request) };
@@ -288,7 +288,7 @@ export async function resendTransferCode(ctx: BankContext, userId: string, pendi
     if ('refused' in outcome) throw outcome.refused;
     return outcome;
   } catch (error) {
-    if (error instanceof CodeLimitError) await recordRefusedCode(ctx.db, { userId, type: 'transfer_confirmation_code', error, now });
+    if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'transfer_confirmation_code', error, now });
     throw error;
   }
 }

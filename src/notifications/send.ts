@@ -243,11 +243,11 @@ function codeLimitError(error: LimitReached, destination: string, e164: string):
  * limit stops is on record with its reason.
  */
 export async function recordRefusedCode(
-  db: Queryable, input: { userId: string; type: NotificationTypeId; error: CodeLimitError; now: Date }, metrics?: AppContext['metrics'],
+  ctx: Pick<AppContext, 'db'> & Partial<Pick<AppContext, 'metrics'>>, input: { userId: string; type: NotificationTypeId; error: CodeLimitError; now: Date },
 ): Promise<void> {
-  await insertNotification(db, {
+  await insertNotification(ctx.db, {
     userId: input.userId, type: input.type, eventKey: randomUUID(), channel: 'sms', values: {},
     status: 'skipped', reason: input.error.limit, createdAt: input.now, updatedAt: input.now,
   });
-  metrics?.notifications.inc({ type: input.type, channel: 'sms', outcome: 'skipped' });
+  ctx.metrics?.notifications.inc({ type: input.type, channel: 'sms', outcome: 'skipped' });
 }

@@ -5,13 +5,13 @@
 // inbound webhook URL (the number's "A message comes in" URL) signed with X-Twilio-Signature,
 // and texts back whatever <Message> the TwiML answer holds.
 import { randomBytes } from 'node:crypto';
-import twilio from 'twilio';
 import type { FastifyInstance } from 'fastify';
 import type { DeliveryClock } from './delivery.ts';
 import { planOutcome } from './delivery.ts';
 import { API_VERSION } from './format.ts';
 import type { ResolvedOptions } from './options.ts';
 import { param, type FormParams } from './rules.ts';
+import { postSignedWebhook } from './status-callback.ts';
 import type { MessageStore } from './store.ts';
 import { badRequest } from './twilio-error.ts';
 
@@ -125,16 +125,8 @@ function textBack(context: ReplyContext, customer: string, from: string, body: s
 async function postWebhook(context: ReplyContext, url: string, reply: CustomerReply): Promise<void> {
   const params = inboundParams(context.options.accountSid, reply);
   try {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'user-agent': 'TwilioProxy/1.1',
-        'x-twilio-signature': twilio.getExpectedTwilioSignature(context.options.authToken, url, params),
-      },
-      body: new URLSearchParams(params).toString(),
-      signal: AbortSignal.any([context.closing, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]),
-    });
+    const signal = AbortSignal.any([context.closing, AbortSignal.timeout(WEBHOOK_TIMEOUT_MS)]);
+    const response = await postSignedWebhook(context.options.authToken, url, params, signal);
     reply.webhookStatus = response.status;
     const text = await response.text();
     if (response.ok) {

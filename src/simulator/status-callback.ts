@@ -24,6 +24,20 @@ export function statusCallbackParams(message: SimulatedMessage): Record<string, 
   return params;
 }
 
+/** POSTs a webhook as Twilio does: form-encoded, signed with X-Twilio-Signature. */
+export function postSignedWebhook(authToken: string, url: string, params: Record<string, string>, signal: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'user-agent': 'TwilioProxy/1.1',
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(authToken, url, params),
+    },
+    body: new URLSearchParams(params).toString(),
+    signal,
+  });
+}
+
 export interface CallbackLog {
   warn(details: object, message: string): void;
 }
@@ -42,19 +56,9 @@ export class StatusCallbackSender {
   /** Fire and forget: the returned promise never rejects. */
   async send(url: string, message: SimulatedMessage): Promise<void> {
     if (this.#closing.signal.aborted) return;
-    const params = statusCallbackParams(message);
-    const signature = twilio.getExpectedTwilioSignature(this.#authToken, url, params);
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'user-agent': 'TwilioProxy/1.1',
-          'x-twilio-signature': signature,
-        },
-        body: new URLSearchParams(params).toString(),
-        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(CALLBACK_TIMEOUT_MS)]),
-      });
+      const signal = AbortSignal.any([this.#closing.signal, AbortSignal.timeout(CALLBACK_TIMEOUT_MS)]);
+      const response = await postSignedWebhook(this.#authToken, url, statusCallbackParams(message), signal);
       await response.body?.cancel();
       if (!response.ok) {
         this.#log.warn({ url, messageSid: message.sid, status: response.status }, 'status callback answered with an error status');

@@ -61,7 +61,7 @@ export async function startPhoneChange(ctx: PhoneChangeContext, input: { userId:
       return { challengeId: challenge.id, destination: maskPhoneNumber(phone), expiresAt: challenge.expiresAt };
     });
   } catch (error) {
-    if (error instanceof CodeLimitError) await recordRefusedCode(ctx.db, { userId: input.userId, type: 'phone_verification_code', error, now });
+    if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId: input.userId, type: 'phone_verification_code', error, now });
     throw error;
   }
 }

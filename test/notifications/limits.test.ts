@@ -180,6 +180,9 @@ describe('code limits (per number 5 in 10 minutes, per IP 3, per prefix 8 an hou
     await smsArrived(t, '+13125550100', 5);
     const rows = await notificationsOf(t, user.id);
     assert.deepEqual(tally(rows), { 'sms queued': 5, 'sms skipped code_number_limit': 2 });
+    const counted = await t.ctx.metrics.registry.getSingleMetricAsString('dominion_notifications_total');
+    assert.match(counted, /dominion_notifications_total\{type="two_factor_code",channel="sms",outcome="skipped"\} 2/);
+    assert.match(counted, /dominion_notifications_total\{type="two_factor_code",channel="sms",outcome="sent"\} 5/);
 
     setClock(f.clock, '2026-11-25T15:10:00Z');
     await sendLoginCode(t.ctx, user.id);
