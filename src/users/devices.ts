@@ -5,7 +5,7 @@
 // fingerprint itself: the fingerprint is an unsalted SHA-256 of user agent + the app's device id,
 // so whoever holds it can test guesses of a device id; 64 bits of it say nothing usable but still
 // tell one customer's few devices apart (a collision among them is ~n^2 / 2^65).
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
 import { devices, sessions } from '../db/schema.ts';
@@ -25,7 +25,7 @@ export interface DeviceView {
 
 export interface ForgottenDevice {
   id: string;
-  /** Live sessions started from the device that were signed out. */
+  /** Sessions started from the device that were still open and are now signed out. */
   sessionsRevoked: number;
   /** The asking session was one of them: its token no longer works. */
   signedOut: boolean;
@@ -49,7 +49,7 @@ async function sessionFingerprint(db: Queryable, sessionId: string): Promise<str
 export async function listDevices(db: Queryable, userId: string, currentSessionId: string): Promise<DeviceView[]> {
   const current = await sessionFingerprint(db, currentSessionId);
   const rows = await db.select().from(devices).where(eq(devices.userId, userId))
-    .orderBy(sql`${devices.lastSeen} desc`, asc(devices.fingerprint));
+    .orderBy(desc(devices.lastSeen), asc(devices.fingerprint));
   return rows.map((r) => ({
     id: deviceIdOf(r.fingerprint), label: r.label, firstSeen: r.firstSeen.toISOString(), lastSeen: r.lastSeen.toISOString(), current: r.fingerprint === current,
   }));
@@ -70,7 +70,7 @@ export async function forgetDevice(ctx: Pick<AppContext, 'db' | 'clock'>, userId
       .returning({ fingerprint: devices.fingerprint });
     if (!device) throw deviceNotFound();
     const revoked = await tx.update(sessions).set({ revokedAt: now })
-      .where(and(eq(sessions.userId, userId), eq(sessions.deviceFingerprint, device.fingerprint), isNull(sessions.revokedAt)))
+      .where(and(eq(sessions.userId, userId), eq(sessions.deviceFingerprint, device.fingerprint), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
       .returning({ id: sessions.id });
     return {
       id: deviceId,
