@@ -7,6 +7,7 @@ import { adminCliRoutes } from './admin-cli.ts';
 import { authRoutes } from './auth-routes.ts';
 import { bankRoutes } from './bank-routes.ts';
 import { cardRoutes } from './card-routes.ts';
+import { customerRoutes } from './customer-routes.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { kycRoutes } from './kyc-routes.ts';
@@ -40,6 +41,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     authRoutes(routes, ctx);
     bankRoutes(routes, ctx);
     cardRoutes(routes, ctx);
+    customerRoutes(routes, ctx);
     kycRoutes(routes, ctx);
     staffRoutes(routes, ctx);
     twilioWebhookRoutes(routes, ctx);
