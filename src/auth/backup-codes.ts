@@ -47,7 +47,10 @@ export async function createBackupCodes(ctx: Pick<AppContext, 'db' | 'jobs' | 'c
   await ctx.db.transaction(async (tx) => {
     await tx.delete(backupCodes).where(eq(backupCodes.userId, userId));
     await tx.insert(backupCodes).values(hashes.map((codeHash) => ({ userId, codeHash, createdAt: now })));
-    await recordEvent(ctx, tx, { userId, type: 'two_factor.backup_codes_created', payload: { count: codes.length } });
+    await recordEvent(ctx, tx, {
+      userId, type: 'two_factor.backup_codes_created', payload: { count: codes.length },
+      notify: [{ type: 'two_factor_changed', values: { time: now } }],
+    });
   });
   return { codes, createdAt: now };
 }

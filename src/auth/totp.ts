@@ -96,7 +96,10 @@ export async function confirmTotpEnrolment(ctx: TotpContext, userId: string, cod
     }
     if (result !== 'ok') throw new AppError('code_rejected', 'Wrong code: type the 6-digit code your authenticator app shows now for DominionTrust (check the phone\'s clock is set automatically).');
     const now = ctx.clock.now();
-    await recordEvent(ctx, tx, { userId, type: 'two_factor.totp_enrolled', payload: { algorithm: TOTP_POLICY.algorithm, digits: TOTP_POLICY.digits, period: TOTP_POLICY.periodSeconds } });
+    await recordEvent(ctx, tx, {
+      userId, type: 'two_factor.totp_enrolled', payload: { algorithm: TOTP_POLICY.algorithm, digits: TOTP_POLICY.digits, period: TOTP_POLICY.periodSeconds },
+      notify: [{ type: 'two_factor_changed', values: { time: now } }],
+    });
     return { confirmedAt: now };
   });
 }

@@ -66,7 +66,7 @@ export const NOTIFICATION_TYPE_IDS = [
   'two_factor_code', 'phone_verification_code', 'transfer_confirmation_code',
   'suspicious_activity', 'new_device_login', 'account_lockout',
   'transaction', 'low_balance', 'large_transaction', 'transfer_sent', 'transfer_received',
-  'welcome', 'password_changed', 'phone_changed',
+  'welcome', 'password_changed', 'phone_changed', 'two_factor_changed',
   'card_created', 'card_blocked', 'card_expiring', 'kyc_status', 'test_message',
 ] as const;
 
@@ -148,6 +148,11 @@ const SPECS: Record<NotificationTypeId, Spec> = {
     ...OPTIONAL, title: 'Phone number changed', category: 'security', defaultChannels: { sms: true, email: true },
     mayWaitForQuietHours: false, digestible: false, lane: 'sms.critical',
     variables: [v('phone_last4', 'last4', 'the new number; only its last 4 digits are shown', '2671'), WHEN],
+  },
+  // A second factor added is how a stolen session would make itself permanent: told at once.
+  two_factor_changed: {
+    ...OPTIONAL, title: 'Two-step sign-in changed', category: 'security', defaultChannels: { sms: true, email: true },
+    mayWaitForQuietHours: false, digestible: false, lane: 'sms.critical', variables: [WHEN],
   },
   card_created: {
     ...OPTIONAL, title: 'Card created', category: 'account', defaultChannels: { sms: true, email: true },

@@ -7,9 +7,9 @@ import type { AppContext } from '../context.ts';
 import { users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { recordEvent } from '../events/events.ts';
-import { lockedError, recordLoginFailure, requireNotLocked } from '../auth/lockout.ts';
+import { confirmCurrentPassword } from '../auth/reauthenticate.ts';
 import { revokeUserSessions } from '../auth/sessions.ts';
-import { checkPasswordStrength, hashPassword, verifyPassword } from './passwords.ts';
+import { checkPasswordStrength, hashPassword } from './passwords.ts';
 
 export interface PasswordChanged {
   passwordChangedAt: Date;
@@ -21,14 +21,7 @@ export async function changePassword(
   ctx: Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>,
   input: { userId: string; sessionId: string; currentPassword: string; newPassword: string },
 ): Promise<PasswordChanged> {
-  await requireNotLocked(ctx.db, input.userId, ctx.clock.now());
-  const [user] = await ctx.db.select({ username: users.username, passwordHash: users.passwordHash }).from(users).where(eq(users.id, input.userId));
-  if (!user) throw new AppError('not_found', 'No such user.');
-  if (!(await verifyPassword(input.currentPassword, user.passwordHash))) {
-    const until = await recordLoginFailure(ctx, input.userId, 'password');
-    if (until) throw lockedError(until);
-    throw new AppError('forbidden', 'Wrong current password: type the password you sign in with now. Forgotten it? Call the number on the back of your card.');
-  }
+  const user = await confirmCurrentPassword(ctx, input.userId, input.currentPassword);
   if (input.newPassword === input.currentPassword) {
     throw new AppError('weak_password', 'The new password is the same as the current one: choose a different one.');
   }

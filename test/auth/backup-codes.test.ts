@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import { backupCodes, bankEvents } from '../../src/db/schema.ts';
+import { backupCodes, bankEvents, notifications } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createTestContext, HeldClock, type TestContext } from '../helpers/context.ts';
 import { customer, PASSWORD, type Customer } from '../helpers/customers.ts';
@@ -24,7 +24,7 @@ const post = (url: string, payload: object, headers: Record<string, string> = {}
   app.inject({ method: 'POST', url, payload, headers: { 'user-agent': 'DominionApp/1.0', ...headers } });
 
 async function makeCodes(c: Customer): Promise<string[]> {
-  const res = await post('/api/2fa/backup-codes', {}, c.auth);
+  const res = await post('/api/2fa/backup-codes', { currentPassword: PASSWORD }, c.auth);
   assert.equal(res.statusCode, 201, res.body);
   assert.equal(res.headers['cache-control'], 'no-store');
   return res.json<{ codes: string[] }>().codes;
@@ -51,7 +51,12 @@ describe('POST /api/2fa/backup-codes and sign-in with method "backup_code"', () 
     }
     const events = await t.ctx.db.select().from(bankEvents).where(eq(bankEvents.userId, c.user.id));
     assert.deepEqual(events.map((e) => [e.type, e.payload]), [['two_factor.backup_codes_created', { count: 10 }]]);
-    assert.equal((await post('/api/2fa/backup-codes', {})).statusCode, 401);
+    const notices = await t.ctx.db.select().from(notifications).where(eq(notifications.userId, c.user.id));
+    assert.deepEqual(notices.map((n) => [n.type, n.channel]).sort(), [['two_factor_changed', 'email'], ['two_factor_changed', 'sms']]);
+    assert.equal((await post('/api/2fa/backup-codes', { currentPassword: PASSWORD })).statusCode, 401);
+    const guessed = await post('/api/2fa/backup-codes', { currentPassword: 'a guess from a stolen session' }, c.auth);
+    assert.equal(guessed.statusCode, 403);
+    assert.equal((await t.ctx.db.select().from(backupCodes).where(eq(backupCodes.userId, c.user.id))).length, 10, 'the set is unchanged');
   });
 
   it('signs in once per code, saying how many are left; the 11th sign-in with a used code is refused', async () => {

@@ -42,7 +42,7 @@ function appCode(base32: string, steps = 0): string {
 /** A customer with an active authenticator; returns the secret their app holds. */
 async function enrolled(username: string): Promise<{ c: Customer; secret: string }> {
   const c = await customer(t, username, `+1415555${phoneSeq++}`);
-  const enrol = await post('/api/2fa/totp', {}, c.auth);
+  const enrol = await post('/api/2fa/totp', { currentPassword: PASSWORD }, c.auth);
   assert.equal(enrol.statusCode, 201, enrol.body);
   const { secret } = enrol.json<{ secret: string }>();
   const confirm = await post('/api/2fa/totp/confirm', { code: appCode(secret) }, c.auth);
@@ -105,7 +105,11 @@ describe('data key', () => {
 describe('POST /api/2fa/totp and /api/2fa/totp/confirm', () => {
   it('shows the secret once as otpauth URI and base32, stores it sealed, and activates it with a first code', async () => {
     const c = await customer(t, 'tina', `+1415555${phoneSeq++}`);
-    const res = await post('/api/2fa/totp', {}, c.auth);
+    const guessed = await post('/api/2fa/totp', { currentPassword: 'not the password' }, c.auth);
+    assert.equal(guessed.statusCode, 403, 'a session alone cannot add an authenticator');
+    assert.equal((await post('/api/2fa/totp', {}, c.auth)).statusCode, 400);
+    assert.equal((await t.ctx.db.select().from(totpCredentials).where(eq(totpCredentials.userId, c.user.id))).length, 0);
+    const res = await post('/api/2fa/totp', { currentPassword: PASSWORD }, c.auth);
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
     const { uri, secret } = res.json<{ uri: string; secret: string }>();
@@ -134,13 +138,15 @@ describe('POST /api/2fa/totp and /api/2fa/totp/confirm', () => {
     assert.equal(ok.json<{ active: boolean }>().active, true);
     const events = await t.ctx.db.select().from(bankEvents).where(eq(bankEvents.userId, c.user.id));
     assert.deepEqual(events.map((e) => e.type), ['two_factor.totp_enrolled']);
+    const notice = await nextSms(t, c.phone, 0, /authenticator/, 'the two_factor_changed SMS');
+    assert.match(notice, /^DominionTrust: new authenticator app or backup codes for your sign-in, .+\. Not you\? Call the number on your card\. Reply STOP to opt out\.$/);
 
-    const again = await post('/api/2fa/totp', {}, c.auth);
+    const again = await post('/api/2fa/totp', { currentPassword: PASSWORD }, c.auth);
     assert.equal(again.statusCode, 409, 'an active authenticator is not silently replaced');
   });
 
   it('needs a session, and a confirmation needs an enrolment', async () => {
-    assert.equal((await post('/api/2fa/totp', {})).statusCode, 401);
+    assert.equal((await post('/api/2fa/totp', { currentPassword: PASSWORD })).statusCode, 401);
     const c = await customer(t, 'una', `+1415555${phoneSeq++}`);
     const res = await post('/api/2fa/totp/confirm', { code: '123456' }, c.auth);
     assert.equal(res.statusCode, 409);

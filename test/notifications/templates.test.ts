@@ -17,7 +17,7 @@ const pricing = { pricePerSegment: 0.0075 };
  * Opt-out-able types whose SMS leaves out "STOP": an operator's test, and texts near 160 characters
  * where the call-to-action of a possible fraud matters more (the opt-out hint is in other alerts).
  */
-const NO_STOP_HINT = new Set(['en/test_message', 'es/test_message', 'en/phone_changed', 'es/phone_changed', 'es/large_transaction', 'es/transfer_sent']);
+const NO_STOP_HINT = new Set(['en/test_message', 'es/test_message', 'en/phone_changed', 'es/phone_changed', 'es/large_transaction', 'es/transfer_sent', 'es/two_factor_changed']);
 
 function refusal(pattern: RegExp) {
   return (error: unknown) => error instanceof AppError && error.code === 'validation_failed' && pattern.test(error.userMessage);

@@ -9,7 +9,7 @@ import { bankEvents, userProfiles } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { createTestContext, HeldClock, type TestContext } from '../helpers/context.ts';
-import { codeIn, customer, inbox, nextSms, wrong } from '../helpers/customers.ts';
+import { codeIn, customer, inbox, nextSms, PASSWORD, wrong } from '../helpers/customers.ts';
 
 const clock = new HeldClock('2026-11-25T15:00:00Z');
 let t: TestContext;
@@ -35,7 +35,7 @@ describe('POST /api/phone, /api/phone/verify', () => {
     const OLD = '+14155559001';
     const NEW = '+14155559002';
     const c = await customer(t, 'rita', OLD);
-    const started = await post('/api/phone', { phoneNumber: '(415) 555-9002' }, c.auth);
+    const started = await post('/api/phone', { phoneNumber: '(415) 555-9002', currentPassword: PASSWORD }, c.auth);
     assert.equal(started.statusCode, 202, started.body);
     assert.equal(started.json<{ destination: string }>().destination, '***9002');
     const code = codeIn(await nextSms(t, NEW, 0, /verify this phone/, 'the code to the new number'));
@@ -66,18 +66,20 @@ describe('POST /api/phone, /api/phone/verify', () => {
     await customer(t, 'sam', '+14155559003');
     await t.ctx.db.update(userProfiles).set({ phoneVerifiedAt: clock.now() }).where(eq(userProfiles.phoneNumber, '+14155559003'));
     const c = await customer(t, 'tom', '+14155559004');
-    const taken = await post('/api/phone', { phoneNumber: '+14155559003' }, c.auth);
+    const taken = await post('/api/phone', { phoneNumber: '+14155559003', currentPassword: PASSWORD }, c.auth);
     assert.equal(taken.statusCode, 409);
     assert.match(taken.json<{ message: string }>().message, /already verified by another customer/);
     assert.equal(inbox(t, '+14155559003').length, 0, 'the other customer gets nothing');
     await t.ctx.db.update(userProfiles).set({ phoneVerifiedAt: clock.now() }).where(eq(userProfiles.userId, c.user.id));
-    const own = await post('/api/phone', { phoneNumber: '+14155559004' }, c.auth);
+    const own = await post('/api/phone', { phoneNumber: '+14155559004', currentPassword: PASSWORD }, c.auth);
     assert.equal(own.statusCode, 409);
     assert.match(own.json<{ message: string }>().message, /already the verified number on your account/);
-    const invalid = await post('/api/phone', { phoneNumber: 'not a number' }, c.auth);
+    const invalid = await post('/api/phone', { phoneNumber: 'not a number', currentPassword: PASSWORD }, c.auth);
     assert.equal(invalid.statusCode, 400);
     assert.equal((await post('/api/phone', {}, c.auth)).statusCode, 400);
-    assert.equal((await post('/api/phone', { phoneNumber: '+14155559005' })).statusCode, 401);
+    const guessed = await post('/api/phone', { phoneNumber: '+14155559005', currentPassword: 'a guess from a stolen session' }, c.auth);
+    assert.equal(guessed.statusCode, 403, 'a session alone cannot move the codes to another phone');
+    assert.equal((await post('/api/phone', { phoneNumber: '+14155559005', currentPassword: PASSWORD })).statusCode, 401);
     const none = await post('/api/phone/verify', { code: '123456' }, c.auth);
     assert.equal(none.statusCode, 400);
     assert.match(none.json<{ message: string }>().message, /No phone change is waiting for a code/);
@@ -85,7 +87,7 @@ describe('POST /api/phone, /api/phone/verify', () => {
 
   it('refuses the switch when another customer verified the number meanwhile', async () => {
     const c = await customer(t, 'uma', '+14155559006');
-    assert.equal((await post('/api/phone', { phoneNumber: '+14155559007' }, c.auth)).statusCode, 202);
+    assert.equal((await post('/api/phone', { phoneNumber: '+14155559007', currentPassword: PASSWORD }, c.auth)).statusCode, 202);
     const code = codeIn(await nextSms(t, '+14155559007', 0, /verify this phone/, 'the code'));
     await customer(t, 'val', '+14155559007');
     await t.ctx.db.update(userProfiles).set({ phoneVerifiedAt: clock.now() }).where(eq(userProfiles.phoneNumber, '+14155559007'));

@@ -75,6 +75,12 @@ export const ENGLISH: Record<NotificationTypeId, DefaultTemplate> = {
     email: email('Your password was changed',
       'Your online banking password was changed on {time}.\n\nIf you did not change it, call the number on the back of your card now.'),
   },
+  two_factor_changed: {
+    sms: `DominionTrust: new authenticator app or backup codes for your sign-in, {time}. Not you? Call the number on your card. ${STOP}`,
+    email: email('Your sign-in settings changed',
+      'An authenticator app or a new set of backup codes was set up for signing in to your account on {time}.\n\n' +
+      'If you did not do this, call the number on the back of your card now.'),
+  },
   phone_changed: {
     sms: 'DominionTrust: your phone number was changed to one ending {phone_last4} on {time}. Not you? Call the number on your card now.',
     email: email('Your phone number was changed',

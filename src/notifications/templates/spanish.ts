@@ -76,6 +76,12 @@ export const SPANISH: Record<NotificationTypeId, DefaultTemplate> = {
       'La contraseña de su banca en línea se cambió el {time}.\n\n' +
       'Si no la cambió usted, llame ahora al teléfono que figura al dorso de su tarjeta.'),
   },
+  two_factor_changed: {
+    sms: `DominionTrust: nueva app autenticadora o claves de respaldo para ingresar, el {time}. ${NOT_YOU}`,
+    email: email('Cambió la configuración de su ingreso',
+      'Se activó una app autenticadora o un nuevo juego de claves de respaldo para ingresar a su cuenta el {time}.\n\n' +
+      'Si no fue usted, llame ahora al teléfono que figura al dorso de su tarjeta.'),
+  },
   phone_changed: {
     sms: `DominionTrust: el teléfono de su cuenta fue cambiado a uno terminado en {phone_last4} el {time}. ${NOT_YOU}`,
     email: email('Se cambió su número de teléfono',
