@@ -24,8 +24,9 @@ export function twilioSimCommand(program: Command): void {
     .option('--latency <ms>', 'delay added to every API response', num('--latency', 0, 60_000), 0)
     .option('--failure-rate <fraction>', 'fraction of messages that end undelivered (0..1)', num('--failure-rate', 0, 1), 0)
     .option('--status-step <ms>', 'simulated time between status changes', num('--status-step', 1, 600_000), 200)
+    .option('--max-messages <n>', 'messages kept in memory; the oldest are forgotten past it', num('--max-messages', 1, 10_000_000), 50_000)
     .option('--inbound-url <url>', 'where customer replies (inbox reply box, POST /dev/reply) are posted, signed; e.g. http://127.0.0.1:8000/webhooks/twilio/inbound')
-    .action(async (opts: { port: number; host: string; accountSid: string; authToken: string; phoneNumber: string[]; balance: number; latency: number; failureRate: number; statusStep: number; inboundUrl?: string }) => {
+    .action(async (opts: { port: number; host: string; accountSid: string; authToken: string; phoneNumber: string[]; balance: number; latency: number; failureRate: number; statusStep: number; maxMessages: number; inboundUrl?: string }) => {
       const sim = await startSimulator({
         port: opts.port,
         host: opts.host,
@@ -37,6 +38,7 @@ export function twilioSimCommand(program: Command): void {
         failureRate: opts.failureRate,
         statusStepMs: opts.statusStep,
         inboundWebhookUrl: opts.inboundUrl,
+        maxMessages: opts.maxMessages,
       });
       console.log(`Twilio simulator listening on ${sim.url} (account ${opts.accountSid}, numbers ${opts.phoneNumber.join(', ')})`);
       console.log(`Point the service at it: TWILIO_API_BASE_URL=${sim.url}   Inbox: ${sim.url}/inbox`);

@@ -70,7 +70,7 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
       sendError(error, request, reply);
     },
   });
-  const store = new MessageStore(options.accountSid, options.startingBalanceMicros, options.pricePerSegmentMicros);
+  const store = new MessageStore(options.accountSid, options.startingBalanceMicros, options.pricePerSegmentMicros, options.maxMessages);
   const credentials = new CredentialCheck(options.accountSid, options.authToken, options.apiKeys);
   const callbacks = new StatusCallbackSender(options.authToken, app.log);
   const book = new ReplyBook();

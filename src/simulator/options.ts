@@ -39,6 +39,11 @@ export interface SimulatorOptions {
    * status callbacks; unset: replies are kept and shown, but posted nowhere.
    */
   inboundWebhookUrl?: string;
+  /**
+   * Messages kept (the inbox, message lookups); past it the oldest are forgotten, so a simulator
+   * left running under load keeps a bounded memory. Default 50,000.
+   */
+  maxMessages?: number;
   /** Log requests and callback failures with Fastify's logger (never credentials). Default false. */
   logger?: boolean;
 }
@@ -60,6 +65,7 @@ export interface ResolvedOptions {
   accountType: 'Trial' | 'Full';
   random: () => number;
   inboundWebhookUrl: string | undefined;
+  maxMessages: number;
   logger: boolean;
 }
 
@@ -117,6 +123,7 @@ export function resolveOptions(options: SimulatorOptions): ResolvedOptions {
     accountType: options.accountType ?? 'Full',
     random: options.random ?? Math.random,
     inboundWebhookUrl: inboundUrl(options.inboundWebhookUrl),
+    maxMessages: Math.max(1, Math.floor(nonNegative('maxMessages', options.maxMessages, 50_000))),
     logger: options.logger ?? false,
   };
 }

@@ -76,9 +76,11 @@ export class MessageStore {
   /** Oldest first; lists reverse it, as Twilio lists newest first. */
   readonly #messages: StoredMessage[] = [];
   readonly #bySid = new Map<string, StoredMessage>();
+  readonly #maxMessages: number;
 
-  constructor(accountSid: string, startingBalanceMicros: number, pricePerSegmentMicros: number) {
+  constructor(accountSid: string, startingBalanceMicros: number, pricePerSegmentMicros: number, maxMessages = 50_000) {
     this.#accountSid = accountSid;
+    this.#maxMessages = maxMessages;
     this.#balanceMicros = startingBalanceMicros;
     this.#pricePerSegmentMicros = pricePerSegmentMicros;
   }
@@ -132,7 +134,16 @@ export class MessageStore {
     };
     this.#messages.push(message);
     this.#bySid.set(message.sid, message);
+    this.#forgetOldest();
     return message;
+  }
+
+  /** Past the cap, forgets the oldest messages, a tenth of the cap at a time (so not on every send). */
+  #forgetOldest(): void {
+    const excess = this.#messages.length - this.#maxMessages;
+    if (excess <= 0) return;
+    const forgotten = this.#messages.splice(0, Math.max(excess, Math.ceil(this.#maxMessages / 10)));
+    for (const message of forgotten) this.#bySid.delete(message.sid);
   }
 
   get(sid: string): StoredMessage | undefined {

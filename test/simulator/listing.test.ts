@@ -207,3 +207,16 @@ void test('latencyMs delays every API response, errors included', async () => {
   }
   await app.close();
 });
+
+void describe('memory', () => {
+  void test('keeps at most maxMessages: the oldest are forgotten (404 on fetch), the newest stay', async () => {
+    const app = buildTestApp({ maxMessages: 10 });
+    const sids = await sendAll(app, Array.from({ length: 25 }, (_, i) => ({ To: CUSTOMER, From: OWNED_NUMBER, Body: `message ${i}` })));
+    const kept = simulatorStateOf(app).messages();
+    assert.ok(kept.length <= 10 && kept.length >= 9, `kept ${kept.length}`);
+    assert.equal(kept[0]?.sid, sids[24], 'the newest is kept');
+    assert.equal((await get(app, `${BASE}/Messages/${sids[0]}.json`)).statusCode, 404);
+    assert.equal((await get(app, `${BASE}/Messages/${sids[24]}.json`)).statusCode, 200);
+    await app.close();
+  });
+});
