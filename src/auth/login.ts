@@ -3,7 +3,7 @@
 // count toward the lockout; a code may be sent again after 30 seconds, at most 3 times in 10
 // minutes per user and per phone number.
 import { randomUUID } from 'node:crypto';
-import { and, count, eq, gt, isNull, min } from 'drizzle-orm';
+import { and, count, eq, gt, isNull, min, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
 import { isUuid } from '../db/ids.ts';
@@ -123,6 +123,7 @@ function sendCodeIn(
       if (!won) throw new AppError('code_used', 'A newer code was sent for this sign-in: use the code of the latest SMS.');
       await tx.update(otpChallenges).set({ consumedAt: now }).where(and(eq(otpChallenges.id, replaces), isNull(otpChallenges.consumedAt)));
     }
+    if (login.isResend) await checkResendLimits(tx, { userId, destination, now });
     const sent = login.sms
       ? await createLoginChallenge(ctx, tx, { userId, destination, now, ip: login.ip })
       : await createOtpChallenge(tx, { userId, purpose: 'login', destination, now }).then((c) => ({ challengeId: c.id, destination: undefined, expiresAt: c.expiresAt }));
@@ -141,6 +142,30 @@ async function requireLoginChallenge(db: Queryable, challengeId: string) {
   return row;
 }
 
+/**
+ * At most RESEND_POLICY.maxResends resends per user and per number in the window, counted in the
+ * resend's own transaction under transaction locks on the user and the number (always in that
+ * order), so resends racing from several sign-ins cannot both see room for one more.
+ */
+async function checkResendLimits(tx: Queryable, input: { userId: string; destination: string; now: Date }): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`login-resend:user:${input.userId}`}))`);
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`login-resend:number:${input.destination}`}))`);
+  const since = new Date(input.now.getTime() - RESEND_POLICY.windowMs);
+  for (const [scope, where] of [
+    ['your account', eq(loginChallenges.userId, input.userId)],
+    ['this phone number', eq(loginChallenges.destination, input.destination)],
+  ] as const) {
+    const [recent] = await tx
+      .select({ n: count(), oldest: min(loginChallenges.createdAt) })
+      .from(loginChallenges)
+      .where(and(where, eq(loginChallenges.isResend, true), gt(loginChallenges.createdAt, since)));
+    if ((recent?.n ?? 0) >= RESEND_POLICY.maxResends && recent?.oldest) {
+      const seconds = Math.ceil((recent.oldest.getTime() + RESEND_POLICY.windowMs - input.now.getTime()) / 1000);
+      throw new RetryLaterError(`Too many codes sent again for ${scope}: at most ${RESEND_POLICY.maxResends} in 10 minutes. Try again in ${Math.ceil(seconds / 60)} minutes.`, seconds);
+    }
+  }
+}
+
 /** Sends a new code for a sign-in waiting for one; the previous code stops working. */
 export async function resendLoginCode(ctx: LoginContext, input: { challengeId: string; ip: string }): Promise<LoginStarted> {
   const row = await requireLoginChallenge(ctx.db, input.challengeId);
@@ -150,20 +175,6 @@ export async function resendLoginCode(ctx: LoginContext, input: { challengeId: s
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000);
     throw new RetryLaterError(`Code sent moments ago: you can ask for another in ${seconds} seconds.`, seconds);
-  }
-  const since = new Date(now.getTime() - RESEND_POLICY.windowMs);
-  for (const [scope, where] of [
-    ['your account', eq(loginChallenges.userId, row.userId)],
-    ['this phone number', eq(loginChallenges.destination, row.destination)],
-  ] as const) {
-    const [recent] = await ctx.db
-      .select({ n: count(), oldest: min(loginChallenges.createdAt) })
-      .from(loginChallenges)
-      .where(and(where, eq(loginChallenges.isResend, true), gt(loginChallenges.createdAt, since)));
-    if ((recent?.n ?? 0) >= RESEND_POLICY.maxResends && recent?.oldest) {
-      const seconds = Math.ceil((recent.oldest.getTime() + RESEND_POLICY.windowMs - now.getTime()) / 1000);
-      throw new RetryLaterError(`Too many codes sent again for ${scope}: at most ${RESEND_POLICY.maxResends} in 10 minutes. Try again in ${Math.ceil(seconds / 60)} minutes.`, seconds);
-    }
   }
   const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
   return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip, sms: true }, row.challengeId);
