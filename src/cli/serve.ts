@@ -2,7 +2,6 @@
 // in simulator mode also the in-process Twilio simulator. Shuts down gracefully on SIGTERM/SIGINT,
 // letting in-flight requests and sends finish. On the embedded database it also serves the CLI
 // (admin routes with a token in DATA_DIR) and, on first start, creates the demo users.
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { buildApp } from '../http/app.ts';
@@ -57,9 +56,7 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
     const adminToken = embedded ? writeAdminToken(config.dataDir) : undefined;
     const app = (running.app = buildApp(runtime, { simulatorUrl: simulator?.url, adminToken }));
     await app.listen({ port: config.port, host: config.host });
-    const { port } = app.server.address() as AddressInfo;
-    const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host;
-    const serverUrl = `http://${host}:${port}`;
+    const serverUrl = serverUrlOf(app, config) ?? `http://${config.host}:${config.port}`;
     runtime.database.lock?.update({ serverUrl });
     logger.info({ serverUrl }, 'server listening');
     if (simulator) logger.info(`developer inbox: ${serverUrl}/dev/inbox`);
@@ -69,18 +66,30 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
     }
   }
   if (options.worker) await startWorker(runtime);
-  if (demoUsers.length) printDemoUsers(demoUsers);
+  if (demoUsers.length) printDemoUsers(demoUsers, serverUrlOf(running.app, config));
+}
+
+function serverUrlOf(app: FastifyInstance | undefined, config: Config): string | undefined {
+  const address = app?.server.address();
+  if (!address || typeof address === 'string') return undefined;
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host;
+  return `http://${host}:${address.port}`;
 }
 
 /** Shown once on stdout, never logged: only the password hashes are kept. */
-function printDemoUsers(users: readonly DemoCredential[]): void {
+function printDemoUsers(users: readonly DemoCredential[], serverUrl: string | undefined): void {
   const rule = '─'.repeat(72);
-  const lines = users.map((u) => `  ${u.username.padEnd(10)} password ${u.password}   ${u.isStaff ? 'staff' : `phone ${u.phoneNumber ?? '(none)'}`}`);
+  const lines = users.map((u) => `  ${u.username.padEnd(10)} password ${u.password}   ${u.isStaff ? 'staff, ' : ''}phone ${u.phoneNumber ?? '(none)'}`);
   console.log([
     rule,
     'Demo users created on this new embedded database. Passwords are shown this once only:',
     ...lines,
     'Try it: npx dominion test_twilio_sms --test-2fa testuser   (in another terminal)',
+    ...(serverUrl ? [
+      `  SMS inbox      ${serverUrl}/dev/inbox`,
+      `  staff console  ${serverUrl}/admin   (admin; the sign-in code arrives in the inbox)`,
+      `  API docs       ${serverUrl}/docs`,
+    ] : []),
     rule,
   ].join('\n'));
 }

@@ -14,10 +14,12 @@ export interface DemoCredential {
 
 /** A plausible US mobile number (the San Francisco example libphonenumber uses), not a Twilio magic number. */
 export const DEMO_PHONE_NUMBER = '+14155552671';
+/** The staff demo user's: the staff console signs in with an SMS code too. */
+export const DEMO_STAFF_PHONE_NUMBER = '+14155552672';
 
 const DEMO_USERS = [
   { username: 'testuser', email: 'testuser@example.com', phone: DEMO_PHONE_NUMBER, isStaff: false },
-  { username: 'admin', email: 'admin@example.com', phone: undefined, isStaff: true },
+  { username: 'admin', email: 'admin@example.com', phone: DEMO_STAFF_PHONE_NUMBER, isStaff: true },
 ] as const;
 
 function randomPassword(): string {

@@ -132,6 +132,17 @@ describe('npm start in one terminal, the CLI in another', () => {
     const logLines = serverOut.split('\n').filter((line) => line.startsWith('{')).join('\n');
     const logFile = readFileSync(join(dir, 'logs', 'dominion.log'), 'utf8');
     for (const [, password] of passwords) assert.ok(!logLines.includes(password!) && !logFile.includes(password!), 'passwords are never logged');
+    // The staff demo user has a phone, so the console's sign-in (password, then SMS code) works out of the box.
+    const consoleUrl = /staff console +(http:\/\/\S+)\/admin/.exec(serverOut)?.[1];
+    assert.ok(consoleUrl, serverOut);
+    assert.match(serverOut, new RegExp(`API docs +${consoleUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/docs`));
+    const adminPassword = passwords.find(([name]) => name === 'admin')![1];
+    const login = await fetch(`${consoleUrl}/api/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: adminPassword }),
+    });
+    assert.equal(login.status, 200, await login.clone().text());
+    assert.equal(((await login.json()) as { destination: string }).destination, '***2672');
+    await eventually(() => t.sim.messages().find((m) => m.to === '+14155552672' && /login code is/.test(m.body)), 10_000, 'the staff login code');
   });
 
   it('--test-2fa testuser sends the code into the same inbox; the code never shows', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { eq } from 'drizzle-orm';
 import { users } from '../../src/db/schema.ts';
 import { AppError } from '../../src/errors.ts';
-import { createDemoUsers, DEMO_PHONE_NUMBER } from '../../src/users/demo.ts';
+import { createDemoUsers, DEMO_PHONE_NUMBER, DEMO_STAFF_PHONE_NUMBER } from '../../src/users/demo.ts';
 import { verifyPassword } from '../../src/users/passwords.ts';
 import { createUser, findUserByUsername, requireUserByUsername, setPhoneNumber } from '../../src/users/users.ts';
 import { createTestContext, type TestContext } from '../helpers/context.ts';
@@ -33,7 +33,7 @@ function appError(code: string, pattern: RegExp) {
 describe('demo users', () => {
   it('creates testuser (with a phone) and a staff admin on an empty database, once', async () => {
     const created = await createDemoUsers(t.ctx);
-    assert.deepEqual(created.map((u) => [u.username, u.isStaff, u.phoneNumber]), [['testuser', false, DEMO_PHONE_NUMBER], ['admin', true, null]]);
+    assert.deepEqual(created.map((u) => [u.username, u.isStaff, u.phoneNumber]), [['testuser', false, DEMO_PHONE_NUMBER], ['admin', true, DEMO_STAFF_PHONE_NUMBER]]);
     for (const demo of created) {
       assert.ok(demo.password.length >= 16);
       const [row] = await t.ctx.db.select().from(users).where(eq(users.username, demo.username));
