@@ -4,6 +4,7 @@
 // (admin routes with a token in DATA_DIR) and, on first start, creates the demo users.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
 import { buildApp } from '../http/app.ts';
 import { startWorker } from '../jobs/worker.ts';
 import { loggerFor, openRuntime, type Runtime } from '../runtime.ts';
@@ -42,7 +43,9 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
 
   if (config.smsProvider === 'simulator') {
     if (wantsInProcessSimulator(config)) {
-      running.simulator = await startInProcessSimulator(config);
+      running.simulator = await startInProcessSimulator(config).catch((error: unknown) => {
+        throw portError(error, config.simulatorPort, 'SIMULATOR_PORT', 'the Twilio simulator');
+      });
     }
     logger.warn(`SMS_PROVIDER=simulator: no real SMS will be sent; messages go to the Twilio simulator at ${config.twilio.apiBaseUrl}`);
   }
@@ -55,7 +58,12 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
   if (options.server) {
     const adminToken = embedded ? writeAdminToken(config.dataDir) : undefined;
     const app = (running.app = buildApp(runtime, { simulatorUrl: simulator?.url, adminToken }));
-    await app.listen({ port: config.port, host: config.host });
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (error) {
+      await shutdown('start failed');
+      throw portError(error, config.port, 'PORT', 'the HTTP server');
+    }
     const serverUrl = serverUrlOf(app, config) ?? `http://${config.host}:${config.port}`;
     runtime.database.lock?.update({ serverUrl });
     logger.info({ serverUrl }, 'server listening');
@@ -67,6 +75,14 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
   }
   if (options.worker) await startWorker(runtime);
   if (demoUsers.length) printDemoUsers(demoUsers, serverUrlOf(running.app, config));
+}
+
+/** A port someone else holds is the operator's to fix: say which, and how. */
+function portError(error: unknown, port: number, variable: string, what: string): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
+  return new AppError('config_invalid',
+    `Port ${port} (${variable}), wanted by ${what}, is already in use: is another \`npm start\` or \`dominion twilio-sim\` running? ` +
+    `Stop it, or set ${variable} to a free port.`, { cause: error });
 }
 
 function serverUrlOf(app: FastifyInstance | undefined, config: Config): string | undefined {

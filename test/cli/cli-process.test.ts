@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TEST_ENGINE } from '../helpers/database.ts';
@@ -97,6 +98,23 @@ describe('test_twilio_sms --check-setup in a child process', () => {
     for (const output of [result.stdout, result.stderr]) {
       assert.ok(!output.includes(wrong) && !output.includes(TEST_AUTH_TOKEN), 'no token in the output');
       assert.ok(!/\n\s+at /.test(output), 'no stack trace');
+    }
+  });
+});
+
+describe('a port already in use', () => {
+  it('names the port and the variable that moves it: exit 3, no stack trace, nothing left running', async () => {
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const result = await cli(['start'], { env: { PORT: String(port), DATA_DIR: join(dir, 'port-test') } });
+      assert.equal(result.code, 3, result.stdout + result.stderr);
+      assert.match(result.stderr, new RegExp(`❌ Port ${port} \\(PORT\\), wanted by the HTTP server, is already in use: .* set PORT to a free port\\.`));
+      assert.ok(!/\n\s+at /.test(result.stderr), 'no stack trace');
+      assert.equal(existsSync(join(dir, 'port-test', 'admin.token')), false, 'no token left behind');
+    } finally {
+      taken.close();
     }
   });
 });
