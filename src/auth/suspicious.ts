@@ -1,5 +1,6 @@
 // Suspicious-activity rules. Each raises a security alert (suspicious_activity: what was noticed,
-// in a short English phrase, and when) through recordEvent, in the transaction of what it saw:
+// in a short phrase in the customer's language, and when) through recordEvent, in the transaction
+// of what it saw:
 // (a) several wrong sign-in codes from devices new to the customer, once per window;
 // (b) a sign-in from a country the customer never signed in from (the first one is remembered
 //     silently), when a trusted proxy names the country (GEO_COUNTRY_HEADER);
@@ -7,9 +8,9 @@
 import { and, count, eq, gt, ne, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
-import { bankEvents, loginCountries, loginFailures, users } from '../db/schema.ts';
+import { bankEvents, loginCountries, loginFailures, userProfiles, users } from '../db/schema.ts';
 import { recordEvent } from '../events/events.ts';
-import { formatMoney } from '../notifications/templates/format.ts';
+import { formatMoney, languageOf, localeFor } from '../notifications/templates/format.ts';
 
 export const SUSPICIOUS_POLICY = {
   /** Wrong codes from new devices within the window that raise rule (a). */
@@ -23,13 +24,33 @@ export type SuspiciousRule = 'failed_codes_new_devices' | 'new_country' | 'large
 
 type RuleContext = Pick<AppContext, 'jobs' | 'config' | 'clock'>;
 
+/** The languages the phrases are written in; others get English, as the templates do. */
+type PhraseLanguage = 'en' | 'es';
+/** What was noticed, as a phrase of the customer's language (staff read the English one in the event). */
+type Phrase = (language: PhraseLanguage) => string;
+
+/**
+ * Spanish SMS keep to the GSM-7 alphabet (see templates/spanish.ts): a country name such as
+ * "México" would otherwise make the whole alert UCS-2 and double its price.
+ */
+function gsmSpanish(text: string): string {
+  return text.replace(/[áíóúÁÍÓÚ]/g, (c) => ({ á: 'a', í: 'i', ó: 'o', ú: 'u', Á: 'A', Í: 'I', Ó: 'O', Ú: 'U' })[c] ?? c);
+}
+
+async function languageOfUser(tx: Queryable, userId: string): Promise<PhraseLanguage> {
+  const [profile] = await tx.select({ language: userProfiles.language }).from(userProfiles).where(eq(userProfiles.userId, userId));
+  return languageOf(profile?.language ?? 'en') === 'es' ? 'es' : 'en';
+}
+
 async function raise(
   ctx: RuleContext, tx: Queryable,
-  input: { userId: string; type: 'login.suspicious' | 'suspicious.activity'; rule: SuspiciousRule; activity: string; now: Date; details: Record<string, string | number> },
+  input: { userId: string; type: 'login.suspicious' | 'suspicious.activity'; rule: SuspiciousRule; activity: Phrase; now: Date; details: Record<string, string | number> },
 ): Promise<void> {
+  const language = await languageOfUser(tx, input.userId);
+  const activity = language === 'es' ? gsmSpanish(input.activity('es')) : input.activity(language);
   await recordEvent(ctx, tx, {
-    userId: input.userId, type: input.type, payload: { rule: input.rule, activity: input.activity, ...input.details },
-    notify: [{ type: 'suspicious_activity', values: { activity: input.activity, time: input.now } }],
+    userId: input.userId, type: input.type, payload: { rule: input.rule, activity: input.activity('en'), ...input.details },
+    notify: [{ type: 'suspicious_activity', values: { activity, time: input.now } }],
   });
 }
 
@@ -51,7 +72,9 @@ export async function checkFailedCodesFromNewDevices(ctx: RuleContext, tx: Query
   if (alerted.length) return false;
   await raise(ctx, tx, {
     userId: input.userId, type: 'login.suspicious', rule: 'failed_codes_new_devices', now: input.now, details: { failures: n },
-    activity: `${n} wrong sign-in codes from a device you have not used before`,
+    activity: (language) => (language === 'es'
+      ? `${n} claves de ingreso incorrectas desde un dispositivo que no usaba antes`
+      : `${n} wrong sign-in codes from a device you have not used before`),
   });
   return true;
 }
@@ -63,7 +86,10 @@ export function countryFromHeader(value: string | string[] | undefined): string 
   return raw;
 }
 
-const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
+const regionNames: Record<PhraseLanguage, Intl.DisplayNames> = {
+  en: new Intl.DisplayNames(['en'], { type: 'region' }),
+  es: new Intl.DisplayNames(['es'], { type: 'region' }),
+};
 
 /**
  * Rule (b), at a successful sign-in: remembers the country; a new one alerts unless it is the
@@ -77,10 +103,11 @@ export async function checkLoginCountry(ctx: RuleContext, tx: Queryable, input: 
   const [earlier] = await tx.select({ n: count() }).from(loginCountries)
     .where(and(eq(loginCountries.userId, input.userId), ne(loginCountries.country, input.country)));
   if (!earlier?.n) return false;
-  const name = regionNames.of(input.country) ?? input.country;
+  const country = input.country;
+  const name = (language: PhraseLanguage) => regionNames[language].of(country) ?? country;
   await raise(ctx, tx, {
-    userId: input.userId, type: 'login.suspicious', rule: 'new_country', now: input.now, details: { country: input.country },
-    activity: `a sign-in from ${name}`,
+    userId: input.userId, type: 'login.suspicious', rule: 'new_country', now: input.now, details: { country },
+    activity: (language) => (language === 'es' ? `un ingreso desde ${name('es')}` : `a sign-in from ${name('en')}`),
   });
   return true;
 }
@@ -98,11 +125,13 @@ export async function checkLargeTransferAfterPasswordChange(
   if (!changedAt) return false;
   const since = input.now.getTime() - changedAt.getTime();
   if (since < 0 || since > SUSPICIOUS_POLICY.afterPasswordChangeMs) return false;
-  const amount = formatMoney(input.amountMinor, input.currency, 'en-US');
+  const amount = (language: PhraseLanguage) => formatMoney(input.amountMinor, input.currency, localeFor(language));
   await raise(ctx, tx, {
     userId: input.userId, type: 'suspicious.activity', rule: 'large_transfer_after_password_change', now: input.now,
     details: { amountMinor: Number(input.amountMinor), currency: input.currency },
-    activity: `a transfer of ${amount} soon after a password change`,
+    activity: (language) => (language === 'es'
+      ? `una transferencia de ${amount('es')} poco después de un cambio de contraseña`
+      : `a transfer of ${amount('en')} soon after a password change`),
   });
   return true;
 }

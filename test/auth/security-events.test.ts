@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { checkLargeTransferAfterPasswordChange } from '../../src/auth/suspicious.ts';
-import { bankEvents, loginCountries, users } from '../../src/db/schema.ts';
+import { bankEvents, loginCountries, smsMessages, userProfiles, users } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { createTestContext, HeldClock, type TestContext } from '../helpers/context.ts';
@@ -37,7 +37,7 @@ async function login(c: Customer, input: { deviceId: string; ip?: string; countr
   const seen = inbox(t, c.phone).length;
   const res = await app.inject({ method: 'POST', url: '/api/login', headers, remoteAddress: input.ip ?? nextIp(), payload: { username: c.user.username, password: PASSWORD, deviceId: input.deviceId } });
   assert.equal(res.statusCode, 200, res.body);
-  const code = codeIn(await nextSms(t, c.phone, seen, /login code is/, 'the login code'));
+  const code = codeIn(await nextSms(t, c.phone, seen, /login code is|clave para ingresar/, 'the login code'));
   return { challengeId: res.json<{ challengeId: string }>().challengeId, code, headers };
 }
 
@@ -113,6 +113,24 @@ describe('suspicious activity (b): sign-in from a new country', () => {
     assert.deepEqual((events[0]?.payload as { rule: string; country: string }).country, 'FR');
     const countries = await t.ctx.db.select({ country: loginCountries.country }).from(loginCountries).where(eq(loginCountries.userId, c.user.id));
     assert.deepEqual(countries.map((r) => r.country).sort(), ['FR', 'US']);
+  });
+});
+
+describe('suspicious activity in the customer\'s language', () => {
+  it('tells a Spanish-speaking customer in Spanish, within GSM-7 (Perú loses its accent), and keeps English for staff', async () => {
+    const c = await newCustomer('paz');
+    await t.ctx.db.update(userProfiles).set({ language: 'es' }).where(eq(userProfiles.userId, c.user.id));
+    for (const country of ['US', 'PE']) {
+      const started = await login(c, { deviceId: 'paz-phone', country });
+      assert.equal((await verify(started, started.code)).statusCode, 200);
+    }
+    const alert = await nextSms(t, c.phone, 0, /detectamos/, 'the Spanish alert');
+    assert.match(alert, /^DominionTrust: detectamos un ingreso desde Peru el 25 nov 2026, \d{1,2}:\d\d [ap]\.m\. ¿No fue usted\? Llame ya al teléfono de su tarjeta\.$/);
+    const [logged] = await t.ctx.db.select({ encoding: smsMessages.encoding, segments: smsMessages.segments }).from(smsMessages)
+      .where(and(eq(smsMessages.userId, c.user.id), eq(smsMessages.type, 'suspicious_activity')));
+    assert.deepEqual(logged, { encoding: 'GSM-7', segments: 1 });
+    const [event] = await suspiciousEvents(c.user.id);
+    assert.equal((event?.payload as { activity: string }).activity, 'a sign-in from Peru');
   });
 });
 

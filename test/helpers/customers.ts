@@ -22,7 +22,7 @@ export async function nextSms(t: TestContext, phone: string, seen: number, match
 
 /** The 6-digit code in a code SMS. */
 export function codeIn(body: string): string {
-  const code = /is (\d{6})\./.exec(body)?.[1];
+  const code = /(?:is|es) (\d{6})\./.exec(body)?.[1];
   assert.ok(code, `no 6-digit code in "${body}"`);
   return code;
 }

@@ -91,6 +91,13 @@ describe('rendering', () => {
     assert.equal(body, 'DominionTrust: $950.00 at Electro World on account ending 4242.');
   });
 
+  it('does not double the full stop after a value that ends with one (Spanish "a.m.")', () => {
+    const spec = notificationType('password_changed');
+    const body = renderTemplate(spec, defaultTemplate('password_changed', 'es', 'sms')!.body, { time: new Date('2026-11-25T15:04:00Z') }, { locale: 'es-US', timeZone: 'America/New_York' });
+    assert.match(body, /el 25 nov 2026, 10:04 a\.m\. ¿No fue usted\?/);
+    assert.ok(!body.includes('..'), body);
+  });
+
   it('shows times in the customer\'s zone', () => {
     const spec = notificationType('password_changed');
     const body = renderTemplate(spec, '{time}', { time: new Date('2026-11-25T15:04:00Z') }, { locale: 'en-US', timeZone: 'Asia/Tokyo' });

@@ -114,13 +114,15 @@ function formatValue(variable: TemplateVariable, value: TemplateValue, options: 
  */
 export function renderTemplate(spec: NotificationTypeSpec, text: string, values: TemplateValues, options: RenderOptions): string {
   const variables = new Map(spec.variables.map((v) => [v.name, v]));
-  return text.replace(PLACEHOLDER, (whole, name: string) => {
+  return text.replace(PLACEHOLDER, (whole, name: string, offset: number) => {
     const variable = variables.get(name);
     if (!variable) throw new Error(`template for ${spec.id} uses unknown variable ${whole}`);
     if (variable.kind === 'code') return CODE_PLACEHOLDER;
     const value = values[name];
     if (value === undefined) throw new Error(`no value for ${whole} in a ${spec.id} message`);
-    return formatValue(variable, value, options);
+    const formatted = formatValue(variable, value, options);
+    // A value that ends a sentence itself ("10:04 a.m.") takes the template's full stop: no "a.m..".
+    return formatted.endsWith('.') && text[offset + whole.length] === '.' ? formatted.slice(0, -1) : formatted;
   });
 }
 
