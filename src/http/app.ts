@@ -7,6 +7,7 @@ import { adminCliRoutes } from './admin-cli.ts';
 import { authRoutes } from './auth-routes.ts';
 import { bankRoutes } from './bank-routes.ts';
 import { cardRoutes } from './card-routes.ts';
+import { consoleRoutes } from './console-routes.ts';
 import { customerRoutes } from './customer-routes.ts';
 import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
@@ -44,6 +45,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     customerRoutes(routes, ctx);
     kycRoutes(routes, ctx);
     staffRoutes(routes, ctx);
+    consoleRoutes(routes);
     twilioWebhookRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {

@@ -1,10 +1,7 @@
 // Bank staff's side of notifications: templates (list, history, save a version, preview a draft),
 // notifications the pipeline held, skipped or failed, SMS statistics and the Twilio settings, as
-// a JSON API under /api/staff (staff sessions only), and the admin web console at /admin that
-// uses it: static files from src/console, served by the app itself under a strict CSP.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// a JSON API under /api/staff (staff sessions only). The console that uses it: console-routes.ts.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { AppError } from '../errors.ts';
@@ -12,9 +9,9 @@ import { isNotificationType, notificationType, NOTIFICATION_TYPE_IDS, type Notif
 import { listStoppedNotifications, MAX_STATS_DAYS, smsStats, STOPPED_STATUSES } from '../notifications/stats.ts';
 import { previewDraft } from '../notifications/templates/preview.ts';
 import {
-  activeTemplate, listTemplates, previewTemplate, saveTemplate, templateVersions, type ActiveTemplate,
+  activeTemplate, previewTemplate, saveTemplate, templatesInForce, templateVersions, type TemplateInForce,
 } from '../notifications/templates/store.ts';
-import { maskPhoneNumber } from '../sms/phone.ts';
+import { publicSettings } from '../twilio-setup/settings.ts';
 import { doc } from './openapi.ts';
 import { parseInput, requireSession, requireStaff } from './session-auth.ts';
 
@@ -52,8 +49,8 @@ function typeInPath(type: string): NotificationTypeId {
 }
 
 /** A template as the staff screens show it: its text, where it comes from, and what one send costs. */
-function templateView(template: ActiveTemplate, pricing: AppContext['config']['pricing']) {
-  const preview = previewTemplate(template, pricing);
+function templateView(template: TemplateInForce) {
+  const { preview } = template;
   return {
     type: template.type,
     title: notificationType(template.type).title,
@@ -73,26 +70,13 @@ function templateView(template: ActiveTemplate, pricing: AppContext['config']['p
   };
 }
 
-/** Last 4 characters of a credential, enough to tell which one is configured. */
-function lastFour(value: string | undefined): string | null {
-  return value ? `…${value.slice(-4)}` : null;
-}
-
-/** A URL as it may be shown: any user:password@ in it removed. */
-function withoutUserInfo(url: string): string {
-  const parsed = new URL(url);
-  parsed.username = '';
-  parsed.password = '';
-  return parsed.toString().replace(/\/$/, '');
-}
-
 export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
   const session = requireSession(ctx);
   const preHandler = [session, async (request: FastifyRequest) => { requireStaff(request); }];
   const pricing = ctx.config.pricing;
 
   app.get('/api/staff/templates', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'Every template in force (type x language x channel) with segments and cost per send' }) }, async () => ({
-    templates: (await listTemplates(ctx.db)).map((t) => templateView(t, pricing)),
+    templates: (await templatesInForce(ctx)).map(templateView),
   }));
 
   app.get('/api/staff/templates/:type/:language/:channel', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'One template, its variables and its saved versions', params: templateParams, responses: { 200: 'the template', 404: 'unknown type, or the type has no such channel' } }) }, async (request) => {
@@ -102,7 +86,7 @@ export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
     const active = await activeTemplate(ctx.db, type, params.language, params.channel);
     const versions = await templateVersions(ctx.db, type, params.language, params.channel);
     return {
-      template: templateView(active, pricing),
+      template: templateView({ ...active, preview: previewTemplate(active, pricing) }),
       variables: spec.variables.map((v) => ({ name: v.name, kind: v.kind, description: v.description, example: v.example })),
       history: versions.map((v) => ({ version: v.version, subject: v.subject, body: v.body, savedAt: v.savedAt, savedBy: v.updatedByUsername })),
     };
@@ -147,69 +131,5 @@ export function staffRoutes(app: FastifyInstance, ctx: AppContext): void {
   });
 
   // What is configured, never a secret: credentials and numbers by their last 4 characters only.
-  app.get('/api/staff/settings', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'The configuration, secrets shown by their last 4 characters only' }) }, async () => {
-    const { twilio, limits, email } = ctx.config;
-    return {
-      twilio: {
-        mode: ctx.config.smsProvider,
-        accountSid: lastFour(twilio.accountSid),
-        authToken: lastFour(twilio.authToken),
-        apiKeySid: twilio.auth.kind === 'apiKey' ? lastFour(twilio.auth.apiKeySid) : null,
-        apiKeySecretSet: twilio.auth.kind === 'apiKey',
-        phoneNumber: twilio.phoneNumber ? maskPhoneNumber(twilio.phoneNumber) : null,
-        messagingServiceSid: lastFour(twilio.messagingServiceSid),
-        apiBaseUrl: withoutUserInfo(twilio.apiBaseUrl),
-        timeoutMs: twilio.timeoutMs,
-        senderMps: twilio.senderMps,
-      },
-      pricing: { pricePerSegmentUsd: ctx.config.pricing.pricePerSegment, perCountryUsd: ctx.config.pricing.perCountry },
-      allowedCountries: ctx.config.smsAllowedCountries,
-      limits,
-      email: { smtpConfigured: Boolean(email.smtpUrl), from: email.from },
-    };
-  });
-
-  consoleRoutes(app);
-}
-
-/** The console's files, read once: they are part of the release, not user content. */
-const CONSOLE_DIR = join(import.meta.dirname, '../console');
-const ASSETS: Record<string, string> = {
-  'console.js': 'text/javascript; charset=utf-8',
-  'chart.js': 'text/javascript; charset=utf-8',
-  'console.css': 'text/css; charset=utf-8',
-};
-
-/**
- * Only the app's own files run: no inline script or style, no other origin, no framing. The data
- * the pages show comes from /api/staff with the token the console keeps in sessionStorage.
- */
-export const CONSOLE_CSP = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
-  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-].join('; ');
-
-function consoleHeaders(reply: FastifyReply, type: string): FastifyReply {
-  return reply
-    .type(type)
-    .header('content-security-policy', CONSOLE_CSP)
-    .header('x-content-type-options', 'nosniff')
-    .header('x-frame-options', 'DENY')
-    .header('referrer-policy', 'no-referrer')
-    .header('cache-control', 'no-store');
-}
-
-function consoleRoutes(app: FastifyInstance): void {
-  const files = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(CONSOLE_DIR, name), 'utf8')]));
-  const page = readFileSync(join(CONSOLE_DIR, 'index.html'), 'utf8');
-  const sendPage = async (_request: FastifyRequest, reply: FastifyReply) => consoleHeaders(reply, 'text/html; charset=utf-8').send(page);
-  app.get('/admin', sendPage);
-  app.get('/admin/', sendPage);
-  app.get('/admin/assets/:file', async (request, reply) => {
-    const { file } = request.params as { file: string };
-    const text = files.get(file);
-    const type = ASSETS[file];
-    if (text === undefined || type === undefined) throw new AppError('not_found', `No console file "${file}".`);
-    return consoleHeaders(reply, type).send(text);
-  });
+  app.get('/api/staff/settings', { preHandler, schema: doc({ tag: 'staff', auth: 'staff', summary: 'The configuration, secrets shown by their last 4 characters only' }) }, async () => publicSettings(ctx.config));
 }

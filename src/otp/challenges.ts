@@ -100,6 +100,16 @@ export async function consumeOtpChallenge(db: Queryable, challengeId: string, no
   return consumed.length > 0;
 }
 
+/** Whether `code` is the one a stored hash was made from, compared in constant time. */
+async function codeMatches(codeHash: string, code: string): Promise<boolean> {
+  const typed = code.trim();
+  if (!/^\d+$/.test(typed)) return false;
+  const [, saltB64, keyB64] = codeHash.split('$');
+  const expected = Buffer.from(keyB64 ?? '', 'base64');
+  const actual = await scrypt(typed, Buffer.from(saltB64 ?? '', 'base64'), 32);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
 /**
  * Checks a code. Each check counts as an attempt (claimOtpAttempt); a right code consumes the
  * challenge. A challenge of another purpose or user is 'not_found' and costs it no attempt.
@@ -108,25 +118,16 @@ export async function verifyOtpCode(db: Queryable, challengeId: string, code: st
   const claimed = await claimOtpAttempt(db, challengeId, now, expect);
   if (typeof claimed === 'string') return claimed;
   if (!claimed.codeHash) return 'not_sent';
-  const [, saltB64, keyB64] = claimed.codeHash.split('$');
-  const expected = Buffer.from(keyB64 ?? '', 'base64');
-  const actual = await scrypt(/^\d+$/.test(code.trim()) ? code.trim() : '', Buffer.from(saltB64 ?? '', 'base64'), 32);
-  if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return 'wrong_code';
+  if (!(await codeMatches(claimed.codeHash, code))) return 'wrong_code';
   return (await consumeOtpChallenge(db, challengeId, now)) ? 'ok' : 'already_used';
 }
 
 /**
- * Whether `code` is the live code of a challenge, without counting an attempt or consuming it:
- * only to tell a customer which of their codes they typed (e.g. one sent for another transfer).
+ * Whether `code` is the live code of a challenge, without consuming it: only to tell a customer
+ * which of their codes they typed (e.g. one sent for another transfer). It costs that challenge an
+ * attempt like any check, so asking it of several challenges gives no more guesses at any code.
  */
 export async function isCodeOfChallenge(db: Queryable, challengeId: string, code: string, now: Date, expect: OtpExpectation): Promise<boolean> {
-  const [row] = await db.select().from(otpChallenges).where(and(
-    eq(otpChallenges.id, challengeId), eq(otpChallenges.purpose, expect.purpose), eq(otpChallenges.userId, expect.userId),
-    isNull(otpChallenges.consumedAt), sql`${otpChallenges.expiresAt} > ${now.toISOString()}`,
-  ));
-  if (!row?.codeHash || !/^\d+$/.test(code.trim())) return false;
-  const [, saltB64, keyB64] = row.codeHash.split('$');
-  const expected = Buffer.from(keyB64 ?? '', 'base64');
-  const actual = await scrypt(code.trim(), Buffer.from(saltB64 ?? '', 'base64'), 32);
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
+  const claimed = await claimOtpAttempt(db, challengeId, now, expect);
+  return typeof claimed !== 'string' && claimed.codeHash !== null && codeMatches(claimed.codeHash, code);
 }

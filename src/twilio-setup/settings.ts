@@ -2,6 +2,7 @@
 // call. Secrets are shown as their last four characters only.
 import { maskSecret, type Config, type ConfigIssue } from '../config.ts';
 import { MAGIC_SENDER } from '../sms/phone-policy.ts';
+import { maskPhoneNumber } from '../sms/phone.ts';
 import { failed, passed, warning, type Check, type Problem } from './report.ts';
 
 const CREDENTIAL_VARIABLES: ReadonlySet<string> = new Set(['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SID', 'TWILIO_API_KEY_SECRET']);
@@ -82,4 +83,40 @@ export function settingsChecks(config: Config): Check[] {
 /** True when a failed setting makes calling Twilio pointless (nothing to authenticate with). */
 export function blocksTwilioCalls(checks: readonly Check[]): boolean {
   return checks.some((c) => !c.ok && (c.code === 'invalid_credentials' || c.code === 'invalid_configuration'));
+}
+
+/** Last 4 characters of a credential, enough to tell which one is configured. */
+function lastFour(value: string | undefined): string | null {
+  return value ? `…${value.slice(-4)}` : null;
+}
+
+/** A URL as it may be shown: any user:password@ in it removed. */
+function withoutUserInfo(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString().replace(/\/$/, '');
+}
+
+/** What is configured, as staff screens may show it: credentials and numbers by their last 4 characters only. */
+export function publicSettings(config: Config) {
+  const { twilio, limits, email } = config;
+  return {
+    twilio: {
+      mode: config.smsProvider,
+      accountSid: lastFour(twilio.accountSid),
+      authToken: lastFour(twilio.authToken),
+      apiKeySid: twilio.auth.kind === 'apiKey' ? lastFour(twilio.auth.apiKeySid) : null,
+      apiKeySecretSet: twilio.auth.kind === 'apiKey',
+      phoneNumber: twilio.phoneNumber ? maskPhoneNumber(twilio.phoneNumber) : null,
+      messagingServiceSid: lastFour(twilio.messagingServiceSid),
+      apiBaseUrl: withoutUserInfo(twilio.apiBaseUrl),
+      timeoutMs: twilio.timeoutMs,
+      senderMps: twilio.senderMps,
+    },
+    pricing: { pricePerSegmentUsd: config.pricing.pricePerSegment, perCountryUsd: config.pricing.perCountry },
+    allowedCountries: config.smsAllowedCountries,
+    limits,
+    email: { smtpConfigured: Boolean(email.smtpUrl), from: email.from },
+  };
 }

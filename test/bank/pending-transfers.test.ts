@@ -176,6 +176,11 @@ describe('a transfer at or above the confirmation threshold', () => {
       `This is the code for another transfer ($2,200.00 to account ending ${benMain.number.slice(-4)}): a code confirms only the transfer its SMS names. ` +
       `Nothing was moved. Type the code from the SMS for $1,100.00 to account ending ${benMain.number.slice(-4)}; 4 attempts left.`);
     assert.equal(await balance(ana, anaMain), before, 'nothing moved');
+    // Telling which transfer a code belongs to costs that transfer an attempt too: several pending
+    // transfers give no more guesses at any one code.
+    const [other] = await t.ctx.db.select({ attempts: otpChallenges.attempts }).from(otpChallenges)
+      .innerJoin(pendingTransfers, eq(pendingTransfers.otpChallengeId, otpChallenges.id)).where(eq(pendingTransfers.id, second.pending.id));
+    assert.equal(other?.attempts, 1);
 
     assert.equal((await confirm(ana, second.pending.id, newKey(), second.code)).statusCode, 201, 'the second code was not used up');
     assert.equal((await confirm(ana, first.pending.id, newKey(), first.code)).statusCode, 201);

@@ -2,15 +2,11 @@
 // the same checks as a save, the type's example values (or values staff typed, each checked
 // against its variable's kind), and for SMS the segments, encoding and cost per send.
 import { AppError } from '../../errors.ts';
-import { CODE_PLACEHOLDER } from '../../sms/outbox.ts';
 import { analyseSmsBody, type SmsBodyAnalysis, type SmsPricing } from '../../sms/segments.ts';
 import { notificationType, type Channel, type TemplateValue, type TemplateVariable } from '../catalogue.ts';
 import { localeFor } from './format.ts';
-import { checkTemplate, exampleValues, renderTemplate } from './render.ts';
-import { checkLanguage, multiSegmentWarning } from './store.ts';
-
-/** Previews render dates in the bank's home zone, as saves do. */
-const PREVIEW_TIME_ZONE = 'America/New_York';
+import { checkTemplate, exampleValues, renderExample } from './render.ts';
+import { checkLanguage, multiSegmentWarning, PREVIEW_TIME_ZONE } from './store.ts';
 
 /** A value staff may type for a variable: text, a number, or money in minor units. */
 export type DraftValue = string | number | { minorUnits: string | number; currency: string };
@@ -79,12 +75,8 @@ export function previewDraft(pricing: SmsPricing, input: TemplateDraftInput): Dr
     }
     values[name] = checkValue(variable, value);
   }
-  const code = spec.variables.find((v) => v.kind === 'code');
   const options = { locale: localeFor(language), timeZone: PREVIEW_TIME_ZONE };
-  const render = (text: string) => {
-    const rendered = renderTemplate(spec, text, values, options);
-    return code ? rendered.replace(CODE_PLACEHOLDER, typeof code.example === 'string' ? code.example : '123456') : rendered;
-  };
+  const render = (text: string) => renderExample(spec, text, options, values);
   const text = render(input.body);
   if (input.channel === 'email') return { subject: render(subject ?? ''), text, sms: null };
   const sms = analyseSmsBody(text, pricing);

@@ -131,9 +131,9 @@ export function exampleValues(spec: NotificationTypeSpec): Record<string, Templa
   return Object.fromEntries(spec.variables.map((v) => [v.name, v.example]));
 }
 
-/** Renders with the type's example values, and the code too (as the customer would see it). */
-export function renderExample(spec: NotificationTypeSpec, text: string, options: RenderOptions): string {
+/** Renders with the type's example values (or the values given), and the code too (as the customer would see it). */
+export function renderExample(spec: NotificationTypeSpec, text: string, options: RenderOptions, values: TemplateValues = exampleValues(spec)): string {
   const code = spec.variables.find((v) => v.kind === 'code');
-  const rendered = renderTemplate(spec, text, exampleValues(spec), options);
+  const rendered = renderTemplate(spec, text, values, options);
   return code ? rendered.replace(CODE_PLACEHOLDER, textOf(code, code.example)) : rendered;
 }

@@ -12,7 +12,7 @@ import { languageOf, localeFor } from './format.ts';
 import { checkTemplate, renderExample } from './render.ts';
 
 /** Previews render dates in the bank's home zone; customers see theirs. */
-const PREVIEW_TIME_ZONE = 'America/New_York';
+export const PREVIEW_TIME_ZONE = 'America/New_York';
 
 export interface ActiveTemplate {
   type: NotificationTypeId;
