@@ -117,7 +117,13 @@ export async function lockAccounts(db: Queryable, ids: readonly string[]): Promi
  * level alerts. Another customer's account is 'not_found'.
  */
 export async function setAlertThresholds(db: Queryable, userId: string, accountId: string, change: Partial<AlertThresholds>): Promise<AccountView> {
-  await requireOwnAccount(db, userId, accountId);
+  const confirmation = change.confirmationThresholdMinor;
+  // A security rule, not an input format: a stolen session must not switch strong confirmation off.
+  if (confirmation !== undefined && !(Number.isInteger(confirmation) && confirmation >= 1 && confirmation <= MAX_CONFIRMATION_THRESHOLD_MINOR)) {
+    throw new AppError('validation_failed',
+      `confirmationThresholdMinor: at most ${MAX_CONFIRMATION_THRESHOLD_MINOR}: the bank asks for an SMS code for every transfer of that many minor units or more; you may only lower it.`);
+  }
+  if (!isUuid(accountId)) throw accountNotFound();
   const [row] = await db.update(accounts).set({
     ...change,
     ...(change.lowBalanceThresholdMinor !== undefined ? { lowBalanceAlertedAt: null } : {}),

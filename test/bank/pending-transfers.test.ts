@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { and, count, eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { bankEvents, ledgerEntries, otpChallenges, pendingTransfers } from '../../src/db/schema.ts';
+import { setAlertThresholds } from '../../src/bank/accounts.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { createTestContext, HeldClock, type TestContext } from '../helpers/context.ts';
@@ -306,6 +307,8 @@ describe('a transfer at or above the confirmation threshold', () => {
     const raised = await app.inject({ method: 'PATCH', url: `/api/accounts/${anaMain.id}/alerts`, headers: ana.auth, payload: { confirmationThresholdMinor: 100_001 } });
     assert.equal(raised.statusCode, 400);
     assert.match(raised.json<Refusal>().message, /^confirmationThresholdMinor: .*at most 100000/);
+    // The domain holds the rule too, whatever calls it.
+    await assert.rejects(setAlertThresholds(t.ctx.db, ana.user.id, anaMain.id, { confirmationThresholdMinor: 10_000_000 }), /confirmationThresholdMinor: at most 100000/);
   });
 
   it('moves the money once when the right code arrives many times at once (PostgreSQL: really in parallel)', async () => {

@@ -29,6 +29,21 @@ export class HeldClock implements Clock {
   }
 }
 
+/**
+ * A clock that runs in real time from a fixed daytime instant (10:00 in New York): for tests that
+ * wait on real time yet expect non-urgent alerts to go at once, whenever the suite runs (the
+ * default quiet hours, 22:00-07:00, would otherwise hold them at night).
+ */
+export class DaytimeClock implements Clock {
+  readonly #offset: number;
+  constructor(start: Date | string = '2026-11-25T15:00:00Z') {
+    this.#offset = new Date(start).getTime() - Date.now();
+  }
+  now(): Date {
+    return new Date(Date.now() + this.#offset);
+  }
+}
+
 export interface TestContext {
   ctx: Runtime;
   sim: Simulator;
