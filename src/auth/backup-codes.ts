@@ -9,6 +9,7 @@ import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
 import { backupCodes } from '../db/schema.ts';
 import { recordEvent } from '../events/events.ts';
+import { confirmCurrentPassword } from './reauthenticate.ts';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
 
@@ -39,7 +40,8 @@ async function hashWith(salt: Buffer, code: string): Promise<Buffer> {
 }
 
 /** Makes a new set of codes, replacing any old one (used or not); raises two_factor.backup_codes_created. */
-export async function createBackupCodes(ctx: Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>, userId: string): Promise<BackupCodeSet> {
+export async function createBackupCodes(ctx: Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>, userId: string, currentPassword: string): Promise<BackupCodeSet> {
+  await confirmCurrentPassword(ctx, userId, currentPassword);
   const codes = Array.from({ length: BACKUP_CODE_POLICY.count }, newCode);
   const salt = randomBytes(16);
   const hashes = await Promise.all(codes.map(async (code) => `scrypt$${salt.toString('base64')}$${(await hashWith(salt, code)).toString('base64')}`));

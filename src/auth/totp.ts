@@ -11,6 +11,7 @@ import type { Queryable } from '../db/connection.ts';
 import { totpCredentials, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { recordEvent } from '../events/events.ts';
+import { confirmCurrentPassword } from './reauthenticate.ts';
 import { BANK_NAME } from '../notifications/catalogue.ts';
 import { dataKeyFor, seal, unseal } from './data-key.ts';
 
@@ -45,7 +46,8 @@ export function totpCode(secret: Uint8Array, at: Date): string {
  * Starts (or restarts) enrolment: a new secret replaces one not yet confirmed. Throws 'conflict'
  * when an authenticator is already active.
  */
-export async function startTotpEnrolment(ctx: TotpContext, userId: string): Promise<TotpEnrolment> {
+export async function startTotpEnrolment(ctx: TotpContext, userId: string, currentPassword: string): Promise<TotpEnrolment> {
+  await confirmCurrentPassword(ctx, userId, currentPassword);
   const key = dataKeyFor(ctx.config);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {

@@ -8,7 +8,6 @@ import { countRequestFromIp } from '../auth/ip-limits.ts';
 import { completeLogin, resendLoginCode, startLogin } from '../auth/login.ts';
 import { deviceOf, revokeSession } from '../auth/sessions.ts';
 import { countryFromHeader } from '../auth/suspicious.ts';
-import { confirmCurrentPassword } from '../auth/reauthenticate.ts';
 import { confirmTotpEnrolment, startTotpEnrolment } from '../auth/totp.ts';
 import type { AppContext } from '../context.ts';
 import { changePassword } from '../users/password-change.ts';
@@ -106,8 +105,7 @@ export function authRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.post('/api/2fa/totp', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Enrol an authenticator app (asks for the password again): answers the otpauth:// URI and secret, once', body: reauthBody, responses: { 201: 'the URI and secret', 403: 'wrong current password', 409: 'an authenticator is already active' } }) }, async (request, reply) => {
     const { currentPassword } = parseInput(reauthBody, request.body);
-    await confirmCurrentPassword(ctx, sessionOf(request).userId, currentPassword);
-    const enrolment = await startTotpEnrolment(ctx, sessionOf(request).userId);
+    const enrolment = await startTotpEnrolment(ctx, sessionOf(request).userId, currentPassword);
     return reply.status(201).header('cache-control', NO_STORE).send(enrolment);
   });
 
@@ -119,8 +117,7 @@ export function authRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.post('/api/2fa/backup-codes', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Make 10 single-use backup codes, shown once (asks for the password again; replaces the old set)', body: reauthBody, responses: { 201: 'the codes', 403: 'wrong current password' } }) }, async (request, reply) => {
     const { currentPassword } = parseInput(reauthBody, request.body);
-    await confirmCurrentPassword(ctx, sessionOf(request).userId, currentPassword);
-    const set = await createBackupCodes(ctx, sessionOf(request).userId);
+    const set = await createBackupCodes(ctx, sessionOf(request).userId, currentPassword);
     return reply.status(201).header('cache-control', NO_STORE).send(set);
   });
 
@@ -132,8 +129,7 @@ export function authRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.post('/api/phone', { preHandler: requireSession(ctx), schema: doc({ tag: 'auth', summary: 'Change the mobile number, step 1 (asks for the password again): a code goes to the new number', body: phoneBody, responses: { 202: 'the code was sent', 400: 'Invalid Phone Number', 403: 'wrong current password', 409: 'the number belongs to another customer' } }) }, async (request, reply) => {
     const body = parseInput(phoneBody, request.body);
-    await confirmCurrentPassword(ctx, sessionOf(request).userId, body.currentPassword);
-    const started = await startPhoneChange(ctx, { userId: sessionOf(request).userId, phoneNumber: body.phoneNumber, ip: request.ip });
+    const started = await startPhoneChange(ctx, { userId: sessionOf(request).userId, phoneNumber: body.phoneNumber, currentPassword: body.currentPassword, ip: request.ip });
     return reply.status(202).send(started);
   });
 

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.ts';
 import { isUuid } from '../db/ids.ts';
 import { otpChallenges, userProfiles } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
+import { confirmCurrentPassword } from '../auth/reauthenticate.ts';
 import { recordEvent } from '../events/events.ts';
 import { CodeLimitError, notifyUser, recordRefusedCode } from '../notifications/send.ts';
 import { verifyOtpCode } from '../otp/challenges.ts';
@@ -46,7 +47,8 @@ function textable(config: PhoneChangeContext['config'], e164: string): boolean {
 }
 
 /** Sends a code to the new number; an earlier code for a phone change stops working. */
-export async function startPhoneChange(ctx: PhoneChangeContext, input: { userId: string; phoneNumber: string; ip?: string }): Promise<PhoneChangeStarted> {
+export async function startPhoneChange(ctx: PhoneChangeContext, input: { userId: string; phoneNumber: string; currentPassword: string; ip?: string }): Promise<PhoneChangeStarted> {
+  await confirmCurrentPassword(ctx, input.userId, input.currentPassword);
   const phone = normaliseUserPhone(ctx.config, input.phoneNumber);
   const user = await findUserById(ctx.db, input.userId);
   if (!user) throw new AppError('not_found', 'No such user.');
