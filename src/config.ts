@@ -367,7 +367,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
 }
 
 /** A listening address as a URL host: any-interface addresses are reached on loopback. */
-function urlHost(host: string): string {
+export function urlHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
   return host.includes(':') ? `[${host}]` : host;

@@ -1,7 +1,7 @@
 // The Twilio simulator started inside a dominion process in simulator mode, when no other
 // simulator URL was configured: by `npm start`, and by a CLI command run while no server runs.
 import { SIMULATOR_DEFAULTS, type Config } from '../config.ts';
-import { INBOUND_SMS_PATH } from '../sms/inbound.ts';
+import { inboundSmsUrl } from '../sms/inbound.ts';
 import { startSimulator, type Simulator } from '../simulator/index.ts';
 
 /** The simulator runs in-process only in simulator mode and when no other simulator URL was set. */
@@ -17,7 +17,7 @@ export function startInProcessSimulator(config: Config): Promise<Simulator> {
     phoneNumbers: config.twilio.phoneNumbers.length ? [...config.twilio.phoneNumbers] : [SIMULATOR_DEFAULTS.phoneNumber],
     pricePerSegment: config.pricing.pricePerSegment,
     // Customer replies typed in the inbox reach this server's inbound webhook, as on Twilio.
-    inboundWebhookUrl: config.publicBaseUrl === undefined ? undefined : `${config.publicBaseUrl}${INBOUND_SMS_PATH}`,
+    inboundWebhookUrl: inboundSmsUrl(config),
   });
 }
 

@@ -3,8 +3,10 @@
 // letting in-flight requests and sends finish. On the embedded database it also serves the CLI
 // (admin routes with a token in DATA_DIR) and, on first start, creates the demo users.
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config.ts';
+import { urlHost, type Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { statusCallbackUrl } from '../sms/delivery.ts';
+import { inboundSmsUrl } from '../sms/inbound.ts';
 import { buildApp } from '../http/app.ts';
 import { startWorker } from '../jobs/worker.ts';
 import { loggerFor, openRuntime, type Runtime } from '../runtime.ts';
@@ -69,7 +71,7 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
     logger.info({ serverUrl }, 'server listening');
     if (simulator) logger.info(`developer inbox: ${serverUrl}/dev/inbox`);
     if (config.publicBaseUrl) {
-      logger.info({ statusCallbacks: `${config.publicBaseUrl}/webhooks/twilio/status`, inboundSms: `${config.publicBaseUrl}/webhooks/twilio/inbound` },
+      logger.info({ statusCallbacks: statusCallbackUrl(config), inboundSms: inboundSmsUrl(config) },
         'twilio webhooks (signed with TWILIO_AUTH_TOKEN; set the inbound URL as each number\'s "A message comes in" webhook)');
     }
   }
@@ -88,8 +90,7 @@ function portError(error: unknown, port: number, variable: string, what: string)
 function serverUrlOf(app: FastifyInstance | undefined, config: Config): string | undefined {
   const address = app?.server.address();
   if (!address || typeof address === 'string') return undefined;
-  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host;
-  return `http://${host}:${address.port}`;
+  return `http://${urlHost(config.host)}:${address.port}`;
 }
 
 /** Shown once on stdout, never logged: only the password hashes are kept. */

@@ -4,10 +4,8 @@
 // auth token); a request without a valid signature is refused with 403 before anything is read.
 import twilio from 'twilio';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { eq } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
-import { smsMessages } from '../db/schema.ts';
-import { STATUS_CALLBACK_PATH, recordProviderStatus } from '../sms/delivery.ts';
+import { STATUS_CALLBACK_PATH, recordStatusCallback } from '../sms/delivery.ts';
 import { INBOUND_SMS_PATH, receiveInboundSms } from '../sms/inbound.ts';
 import type { MessageStatus } from '../sms/provider.ts';
 
@@ -59,19 +57,10 @@ export function twilioWebhookRoutes(app: FastifyInstance, ctx: AppContext): void
       // Statuses outside the SMS lifecycle (read, partially_delivered, future ones) settle nothing.
       if (!STATUSES.has(status)) return reply.code(204).send();
       const errorCode = Number.parseInt(text(params, 'ErrorCode') ?? '', 10);
-      const [row] = await ctx.db.select({ id: smsMessages.id, type: smsMessages.type, toNumber: smsMessages.toNumber })
-        .from(smsMessages).where(eq(smsMessages.twilioSid, sid));
-      if (!row) {
-        // Not ours (another app on the account), or a callback faster than our record of the send:
-        // answered 200 so Twilio does not retry; the status check settles the latter.
-        request.log.info({ messageSid: sid, status }, 'status callback for an unknown message ignored');
-        return reply.code(204).send();
-      }
-      const changed = await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, row, {
-        status: status as MessageStatus,
-        errorCode: Number.isInteger(errorCode) ? errorCode : null,
-      }, ctx.clock.now()));
-      request.log.info({ messageId: row.id, messageSid: sid, status, applied: changed }, 'status callback');
+      const recorded = await recordStatusCallback(ctx, sid, { status: status as MessageStatus, errorCode: Number.isInteger(errorCode) ? errorCode : null });
+      // An unknown message is answered 2xx too, so Twilio does not retry it.
+      if (recorded === 'unknown') request.log.info({ messageSid: sid, status }, 'status callback for an unknown message ignored');
+      else request.log.info({ messageId: recorded.messageId, messageSid: sid, status, applied: recorded.changed }, 'status callback');
       return reply.code(204).send();
     });
 

@@ -126,7 +126,7 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
 }
 
 /** Where Twilio posts this server's status callbacks; undefined when PUBLIC_BASE_URL is unset. */
-export function statusCallbackUrl(config: Config): string | undefined {
+export function statusCallbackUrl(config: Pick<Config, 'publicBaseUrl'>): string | undefined {
   return config.publicBaseUrl === undefined ? undefined : `${config.publicBaseUrl}${STATUS_CALLBACK_PATH}`;
 }
 
@@ -255,6 +255,21 @@ export async function recordProviderStatus(
   else if (isFinalStatus(sent.status)) await markPhoneFromFailure(tx, row.toNumber, sent.errorCode, now);
   if (isFinalStatus(sent.status) && sent.status !== 'delivered') ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
   return true;
+}
+
+/**
+ * Applies a status callback to the message Twilio names. 'unknown' when no message has that SID
+ * (another app on the account, or a callback faster than our record of the send, which the status
+ * check settles); otherwise whether the status moved the message.
+ */
+export async function recordStatusCallback(
+  ctx: Pick<AppContext, 'db' | 'metrics' | 'clock'>, messageSid: string, update: ProviderStatusUpdate,
+): Promise<'unknown' | { messageId: string; changed: boolean }> {
+  const [row] = await ctx.db.select({ id: smsMessages.id, type: smsMessages.type, toNumber: smsMessages.toNumber })
+    .from(smsMessages).where(eq(smsMessages.twilioSid, messageSid));
+  if (!row) return 'unknown';
+  const changed = await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, row, update, ctx.clock.now()));
+  return { messageId: row.id, changed };
 }
 
 /** Runs a status job: asks the provider how a sent message is doing, and asks again later if unsettled. */

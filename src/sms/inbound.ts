@@ -5,11 +5,17 @@
 // is answered with the bank's help text.
 import { eq } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
+import type { Config } from '../config.ts';
 import { smsInbound, userProfiles } from '../db/schema.ts';
 import { recordTextedOptIn, recordTextedOptOut } from './phone-status.ts';
 
 /** Where Twilio posts SMS customers send (src/http/twilio-webhooks.ts), under PUBLIC_BASE_URL. */
 export const INBOUND_SMS_PATH = '/webhooks/twilio/inbound';
+
+/** Where a number's "A message comes in" webhook points; undefined when PUBLIC_BASE_URL is unset. */
+export function inboundSmsUrl(config: Pick<Config, 'publicBaseUrl'>): string | undefined {
+  return config.publicBaseUrl === undefined ? undefined : `${config.publicBaseUrl}${INBOUND_SMS_PATH}`;
+}
 
 export type InboundKeyword = 'opt_out' | 'opt_in' | 'help';
 

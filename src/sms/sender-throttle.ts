@@ -80,8 +80,9 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
 
   /**
    * Books a slot on the sender free first, if this caller may; returns the sender and ms until
-   * its slot, or ms until the earliest slot when not booked (or 1 ms when all were being booked). Ordering uses the statement's
-   * instant, so senders free "now" tie and the preferred one wins.
+   * its slot, or ms until the earliest slot when not booked (2 ms when all were being booked by
+   * others). Ordering uses the statement's instant, so senders free "now" tie and the preferred
+   * one wins.
    */
   async function book(senders: readonly string[], urgent: boolean): Promise<{ sender: string; waitMs: number } | { retryInMs: number }> {
     const step = sql`make_interval(secs => ${intervalSeconds})`;

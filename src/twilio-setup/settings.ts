@@ -2,6 +2,8 @@
 // call. Secrets are shown as their last four characters only.
 import { maskSecret, type Config, type ConfigIssue } from '../config.ts';
 import { MAGIC_SENDER } from '../sms/phone-policy.ts';
+import { statusCallbackUrl } from '../sms/delivery.ts';
+import { inboundSmsUrl } from '../sms/inbound.ts';
 import { maskPhoneNumber } from '../sms/phone.ts';
 import { failed, passed, warning, type Check, type Problem } from './report.ts';
 
@@ -73,7 +75,7 @@ export function settingsChecks(config: Config): Check[] {
   checks.push(config.publicBaseUrl === undefined
     ? warning('settings.callbacks', 'Status callbacks', 'PUBLIC_BASE_URL is not set: delivery status is polled, and STOP/HELP replies are not received',
       'Set PUBLIC_BASE_URL to the https URL Twilio reaches this server at, and set the numbers\' "A message comes in" webhook to <PUBLIC_BASE_URL>/webhooks/twilio/inbound.')
-    : passed('settings.callbacks', 'Status callbacks', `${config.publicBaseUrl}/webhooks/twilio/status; replies at ${config.publicBaseUrl}/webhooks/twilio/inbound`));
+    : passed('settings.callbacks', 'Status callbacks', `${statusCallbackUrl(config)}; replies at ${inboundSmsUrl(config)}`));
 
   checks.push(passed('settings.countries', 'Destinations',
     `SMS to ${config.smsAllowedCountries.join(', ')}; numbers without a country code are read as ${config.defaultRegion}`));
