@@ -186,9 +186,7 @@ async function queueCode(
     throw codeLimitError(error, destination, phone.e164);
   }
   // Counted once its limits passed: a refused code is counted by recordRefusedCode instead.
-  ctx.metrics?.notifications.inc({ type: spec.id, channel: 'sms', outcome: 'sent' });
-  ctx.metrics?.smsQueuedSegments.inc({ type: spec.id }, queued.segments);
-  ctx.metrics?.smsQueuedCost.inc({ type: spec.id }, queued.estimatedPrice);
+  countQueuedSms(ctx, spec, queued);
   return {
     eventKey: base.eventKey,
     notifications: [{ id: inserted.id, channel: 'sms', status: 'queued', reason: null }],
@@ -196,6 +194,13 @@ async function queueCode(
     destination,
     lane: spec.lane,
   };
+}
+
+/** An SMS queued here, past the policy step (which counts its own): in the notification metrics. */
+function countQueuedSms(ctx: SendContext, spec: NotificationTypeSpec, queued: { segments: number; estimatedPrice: number }): void {
+  ctx.metrics?.notifications.inc({ type: spec.id, channel: 'sms', outcome: 'sent' });
+  ctx.metrics?.smsQueuedSegments.inc({ type: spec.id }, queued.segments);
+  ctx.metrics?.smsQueuedCost.inc({ type: spec.id }, queued.estimatedPrice);
 }
 
 /** A notice to an explicit number (see Notification.to): its SMS queued in the caller's transaction. */
@@ -216,6 +221,7 @@ async function queueToNumber(
   // Counted, never refused: the change it reports has happened, and this is its one warning.
   const counted = notificationSmsLimits(ctx.config.limits, user.id, queued.estimatedPrice).map((rule) => ({ ...rule, limit: Infinity }));
   await consumeLimits(tx, counted, ctx.clock.now());
+  countQueuedSms(ctx, spec, queued);
   return {
     eventKey: base.eventKey,
     notifications: [{ id: inserted.id, channel: 'sms', status: 'queued', reason: 'explicit_number' }],

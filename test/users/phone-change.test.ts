@@ -55,6 +55,8 @@ describe('POST /api/phone, /api/phone/verify', () => {
     const expected = /^DominionTrust: your phone number was changed to one ending 9002 on .+\. Not you\? Call the number on your card now\.$/;
     assert.match(await nextSms(t, NEW, 1, /phone number was changed/, 'the notice to the new number'), expected);
     assert.match(await nextSms(t, OLD, 0, /phone number was changed/, 'the notice to the old number'), expected);
+    const counted = await t.ctx.metrics.registry.getSingleMetricAsString('dominion_notifications_total');
+    assert.match(counted, /dominion_notifications_total\{type="phone_changed",channel="sms",outcome="sent"\} 2/, 'both notices counted');
     const events = await t.ctx.db.select().from(bankEvents).where(eq(bankEvents.userId, c.user.id));
     assert.deepEqual(events.map((e) => [e.type, e.payload]), [['phone.changed', { phoneLast4: '9002', previousLast4: '9001', previousNumberTold: true }]]);
 
