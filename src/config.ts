@@ -106,7 +106,17 @@ const envSchema = z.object({
   SUSPICIOUS_TRANSFER_MINOR: z.coerce.number().int().min(1).default(100_000),
   LOGIN_IP_LIMIT: z.coerce.number().int().min(0).default(20),
   REGISTER_IP_LIMIT: z.coerce.number().int().min(0).default(20),
+  PHONE_CHANGE_COOLING_OFF: z.string().trim().toLowerCase().default('24h')
+    .pipe(z.string().regex(/^\d{1,6}(ms|s|m|h|d)?$/, 'must be a duration: a number with s, m, h or d, e.g. 24h, 90m, or 0 for none'))
+    .transform(durationMs),
 });
+
+/** "24h", "90m", "30s", "2d", "500ms" or bare seconds, as milliseconds. */
+function durationMs(text: string): number {
+  const [, digits, unit] = /^(\d+)([a-z]*)$/.exec(text) ?? [];
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit || 's'] ?? 1000;
+  return Number(digits) * factor;
+}
 
 const EXAMPLES: Record<string, string> = {
   TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
@@ -143,6 +153,7 @@ const EXAMPLES: Record<string, string> = {
   SUSPICIOUS_TRANSFER_MINOR: '100000',
   LOGIN_IP_LIMIT: '20',
   REGISTER_IP_LIMIT: '20',
+  PHONE_CHANGE_COOLING_OFF: '24h',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
@@ -222,6 +233,11 @@ export interface SecurityRules {
   loginIpLimit: number;
   /** POST /api/register requests per IP address per 10 minutes. Default 20; 0 = no limit. */
   registerIpLimit: number;
+  /**
+   * After a phone number changes, large transfers and transfers to new payees wait this long
+   * (PHONE_CHANGE_COOLING_OFF, default 24h; 0 = none): the usual defence against SIM swaps.
+   */
+  phoneChangeCoolingOffMs: number;
 }
 
 export interface SmsLimits {
@@ -362,6 +378,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       suspiciousTransferMinor: e.SUSPICIOUS_TRANSFER_MINOR,
       loginIpLimit: e.LOGIN_IP_LIMIT,
       registerIpLimit: e.REGISTER_IP_LIMIT,
+      phoneChangeCoolingOffMs: e.PHONE_CHANGE_COOLING_OFF,
     },
   };
 }

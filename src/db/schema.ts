@@ -26,6 +26,8 @@ export const userProfiles = pgTable('user_profiles', {
   language: text('language').notNull().default('en'),
   timeZone: text('time_zone').notNull().default('America/New_York'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  /** When the number last changed (any path): large transfers and new payees wait a cooling-off period after it. */
+  phoneChangedAt: timestamp('phone_changed_at', { withTimezone: true }),
 });
 
 /** A one-time code sent by SMS. Only its hash is stored. */
@@ -77,6 +79,8 @@ export const smsMessages = pgTable('sms_messages', {
 }, (t) => [
   index('sms_messages_user_idx').on(t.userId, t.createdAt),
   index('sms_messages_created_idx').on(t.createdAt),
+  // The staff message log's keyset pages: (created_at, id) descending.
+  index('sms_messages_log_idx').on(t.createdAt, t.id),
 ]);
 
 /**
@@ -187,6 +191,7 @@ export const notifications = pgTable('notifications', {
   uniqueIndex('notifications_event_uq').on(t.eventKey, t.userId, t.type, t.channel),
   index('notifications_user_idx').on(t.userId, t.createdAt),
   // The sweep's scan: notifications still open, by when they are due (src/notifications/sweep.ts).
+  index('notifications_email_log_idx').on(t.createdAt, t.id).where(sql`${t.channel} = 'email'`),
   index('notifications_open_idx').on(sql`coalesce(${t.holdUntil}, ${t.updatedAt})`).where(sql`${t.status} in ('pending', 'held', 'sending')`),
   check('notifications_channel_ck', sql`${t.channel} in ('sms', 'email')`),
   check('notifications_status_ck', sql`${t.status} in ('pending', 'held', 'sending', 'queued', 'sent', 'digested', 'skipped', 'failed')`),
@@ -502,11 +507,48 @@ export const smsInbound = pgTable('sms_inbound', {
   receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [index('sms_inbound_from_idx').on(t.fromNumber, t.receivedAt)]);
 
+/**
+ * Every change staff (or the CLI, or a customer changing their number) made, written in the
+ * transaction of the change: who, when, what, before and after, never a secret or a code.
+ * Append-only: triggers refuse UPDATE, DELETE and TRUNCATE (drizzle/0009_staff_console.sql).
+ */
+export const auditLog = pgTable('audit_log', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  /** staff (console or staff API), customer (their own API), cli (an operator at the terminal). */
+  actorKind: text('actor_kind').notNull(),
+  /** No foreign key: a row outlives its actor, and may never be rewritten by a cascade. */
+  actorId: uuid('actor_id'),
+  actorName: text('actor_name').notNull(),
+  /** e.g. phone.changed, template.saved, kyc.reviewed, deposit.made, unreachable.cleared, test_sms.sent. */
+  action: text('action').notNull(),
+  subjectUserId: uuid('subject_user_id'),
+  /** What was changed, e.g. user:alice, template:transaction/en/sms, account ending 4821. */
+  subject: text('subject').notNull(),
+  before: jsonb('before'),
+  after: jsonb('after'),
+}, (t) => [
+  index('audit_log_at_idx').on(t.at, t.id),
+  index('audit_log_subject_user_idx').on(t.subjectUserId, t.at),
+  check('audit_log_actor_kind_ck', sql`${t.actorKind} in ('staff', 'customer', 'cli')`),
+]);
+
+/** Each status an SMS went through, written by a trigger on sms_messages: the message timeline. */
+export const smsStatusHistory = pgTable('sms_status_history', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  smsMessageId: uuid('sms_message_id').notNull().references(() => smsMessages.id, { onDelete: 'cascade' }),
+  status: text('status').notNull(),
+  previousStatus: text('previous_status'),
+  errorCode: integer('error_code'),
+  at: timestamp('at', { withTimezone: true }).notNull(),
+}, (t) => [index('sms_status_history_message_idx').on(t.smsMessageId, t.at)]);
+
 export const schema = {
   users, userProfiles, otpChallenges, smsMessages, senderThrottle,
   notificationTemplates, notificationPreferences, notificationSettings, notificationDigestItems,
   notifications, rateLimitCounters, phoneStatus, smsDeliveryAttempts,
   devices, sessions, loginChallenges, loginFailures, loginLockouts, accounts, moneyTransactions, ledgerEntries,
   bankEvents, pendingTransfers, cards, kycSubmissions, totpCredentials, backupCodes, loginCountries, smsInbound,
+  auditLog, smsStatusHistory,
 };
 export type Schema = typeof schema;
