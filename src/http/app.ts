@@ -13,6 +13,7 @@ import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { kycRoutes } from './kyc-routes.ts';
 import { registerOpenApi } from './openapi.ts';
+import { preferenceRoutes } from './preference-routes.ts';
 import { staffRoutes } from './staff-routes.ts';
 import { twilioWebhookRoutes } from './twilio-webhooks.ts';
 
@@ -47,6 +48,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     staffRoutes(routes, ctx);
     consoleRoutes(routes);
     twilioWebhookRoutes(routes, ctx);
+    preferenceRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {
       const inbox = `${options.simulatorUrl}/inbox`;
