@@ -88,6 +88,8 @@ const envSchema = z.object({
   SMS_ALLOWED_COUNTRIES: countryList.optional(),
   SMS_PRICE_PER_SEGMENT: z.coerce.number().min(0).max(10).default(0.0075),
   SMS_PRICE_OVERRIDES: priceOverrides.optional(),
+  VOICE_PRICE_PER_MINUTE: z.coerce.number().min(0).max(10).default(0.014),
+  CODE_SEND_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1500),
   SMS_USER_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10),
   SMS_USER_DAILY_LIMIT: z.coerce.number().int().min(0).default(30),
   SMS_GLOBAL_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10_000),
@@ -137,6 +139,8 @@ const EXAMPLES: Record<string, string> = {
   SMS_ALLOWED_COUNTRIES: 'US,CA,PR',
   SMS_PRICE_PER_SEGMENT: '0.0075',
   SMS_PRICE_OVERRIDES: 'CA=0.0083,GB=0.0400',
+  VOICE_PRICE_PER_MINUTE: '0.014',
+  CODE_SEND_WAIT_MS: '1500',
   SMS_USER_HOURLY_LIMIT: '10',
   SMS_USER_DAILY_LIMIT: '30',
   SMS_GLOBAL_HOURLY_LIMIT: '10000',
@@ -202,6 +206,16 @@ export interface Config {
   defaultRegion: CountryCode;
   smsAllowedCountries: readonly CountryCode[];
   pricing: { pricePerSegment: number; perCountry: Record<string, number> };
+  voice: {
+    /** Estimated USD per started minute of a code call (Twilio US outbound: about 0.014); a code call is counted as one minute, in the daily spend too. */
+    pricePerMinute: number;
+    /**
+     * How long sign-in and transfer confirmation wait for Twilio's answer to the code SMS before
+     * answering (0 = not at all), so a refused code (21610) is told at once; the client can
+     * always ask again at POST /api/login/status. Default 1500.
+     */
+    codeSendWaitMs: number;
+  };
   /** Limits of notification SMS and codes, counted in PostgreSQL so they hold across workers. 0 = no limit. */
   limits: SmsLimits;
   email: {
@@ -360,6 +374,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     defaultRegion: e.DEFAULT_REGION as CountryCode,
     smsAllowedCountries: (e.SMS_ALLOWED_COUNTRIES as CountryCode[] | undefined) ?? DEFAULT_ALLOWED_COUNTRIES,
     pricing: { pricePerSegment: e.SMS_PRICE_PER_SEGMENT, perCountry: e.SMS_PRICE_OVERRIDES ?? {} },
+    voice: { pricePerMinute: e.VOICE_PRICE_PER_MINUTE, codeSendWaitMs: e.CODE_SEND_WAIT_MS },
     limits: {
       userHourly: e.SMS_USER_HOURLY_LIMIT,
       userDaily: e.SMS_USER_DAILY_LIMIT,

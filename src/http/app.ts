@@ -13,6 +13,7 @@ import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { kycRoutes } from './kyc-routes.ts';
 import { registerOpenApi } from './openapi.ts';
+import { preferenceRoutes } from './preference-routes.ts';
 import { staffRoutes } from './staff-routes.ts';
 import { staffConsoleRoutes } from './staff-console-routes.ts';
 import { staffToolsRoutes } from './staff-tools-routes.ts';
@@ -51,6 +52,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     staffToolsRoutes(routes, ctx);
     consoleRoutes(routes);
     twilioWebhookRoutes(routes, ctx);
+    preferenceRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {
       const inbox = `${options.simulatorUrl}/inbox`;
