@@ -2,6 +2,7 @@
 // start-up reads the environment (and an untracked .env) once and stops on any bad value,
 // listing every problem at once with an example of a right value.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -65,6 +66,26 @@ const publicBaseUrl = optionalText.pipe(z.union([
     .refine((u) => !URL.canParse(u) || (new URL(u).pathname === '/' && new URL(u).search === ''), 'must be the origin only, with no path or query, e.g. https://bank.example.com'),
 ]).optional());
 
+/** One trusted proxy: an address, a CIDR range, or proxy-addr's names for the private ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * TRUST_PROXY: the reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
+ * ranges), or a number of hops. "true" is refused: trusting every peer lets any client pick its IP.
+ */
+const trustProxy = optionalText.pipe(z.union([
+  z.string().regex(/^\d{1,2}$/).transform(Number),
+  z.string()
+    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(isProxyAddress, 'each entry must be an IP address or CIDR range of your reverse proxy (or loopback, linklocal, uniquelocal), or the whole value a number of proxy hops; "true" is refused because it lets any client choose its IP')).min(1)),
+]).optional());
+
 const envSchema = z.object({
   TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(ACCOUNT_SID, "must be 'AC' followed by 32 hex characters").optional()),
   TWILIO_AUTH_TOKEN: optionalText.pipe(z.string().min(16, 'looks too short for a Twilio auth token (32 characters)').optional()),
@@ -111,6 +132,7 @@ const envSchema = z.object({
   PHONE_CHANGE_COOLING_OFF: z.string().trim().toLowerCase().default('24h')
     .pipe(z.string().regex(/^\d{1,6}(ms|s|m|h|d)?$/, 'must be a duration: a number with s, m, h or d, e.g. 24h, 90m, or 0 for none'))
     .transform(durationMs),
+  TRUST_PROXY: trustProxy,
 });
 
 /** "24h", "90m", "30s", "2d", "500ms" or bare seconds, as milliseconds. */
@@ -158,6 +180,7 @@ const EXAMPLES: Record<string, string> = {
   LOGIN_IP_LIMIT: '20',
   REGISTER_IP_LIMIT: '20',
   PHONE_CHANGE_COOLING_OFF: '24h',
+  TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
@@ -233,6 +256,12 @@ export interface Config {
    */
   dataEncryptionKey: Buffer | undefined;
   security: SecurityRules;
+  /**
+   * The reverse proxies whose X-Forwarded-For names the client (addresses or CIDR ranges), or how
+   * many proxy hops to believe; undefined: the TCP peer is the client and X-Forwarded-For is ignored,
+   * so per-IP limits cannot be dodged by sending that header.
+   */
+  trustProxy: readonly string[] | number | undefined;
 }
 
 export interface SecurityRules {
@@ -395,6 +424,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       registerIpLimit: e.REGISTER_IP_LIMIT,
       phoneChangeCoolingOffMs: e.PHONE_CHANGE_COOLING_OFF,
     },
+    trustProxy: e.TRUST_PROXY,
   };
 }
 

@@ -3,6 +3,7 @@
 // tests. The page also has a reply box, to text the bank as a customer (STOP, HELP...: see
 // replies.ts), and lists what customers texted. No auth: it is a local development tool and shows only simulated traffic. Both are
 // capped so a page stays quick after a benchmark has sent 100,000 messages.
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { formatBalance, messageJson } from './format.ts';
 import type { CallBook, SimulatedCall } from './calls.ts';
@@ -57,6 +58,33 @@ function replyForm(messages: readonly StoredMessage[], ownNumbers: readonly stri
 </form>`;
 }
 
+const INBOX_STYLE = `
+  body { font: 14px system-ui, sans-serif; margin: 2rem; color: #222; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+  td:nth-child(4) { white-space: pre-wrap; max-width: 40rem; }
+  tr.delivered td:nth-child(5) { color: #17702e; }
+  tr.undelivered td:nth-child(5), tr.failed td:nth-child(5) { color: #b00020; }
+  .empty { color: #777; }
+  form.reply { margin: 1rem 0; display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }
+`;
+
+const INBOX_SCRIPT = `
+  // Refreshes every 2 seconds, except while the reply box is being typed in.
+  setInterval(() => { if (!document.activeElement?.closest('form')) location.reload(); }, 2000);
+`;
+
+const cspHash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+
+/**
+ * Only the page's own inline style and script (by hash) run; its one form posts to this simulator;
+ * no other page may frame it.
+ */
+export const INBOX_CSP = [
+  "default-src 'none'", `style-src ${cspHash(INBOX_STYLE)}`, `script-src ${cspHash(INBOX_SCRIPT)}`,
+  "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+].join('; ');
+
 export function inboxHtml(
   messages: readonly StoredMessage[], balanceMicros: number, replies: readonly CustomerReply[] = [], ownNumbers: readonly string[] = [], calls: readonly SimulatedCall[] = [],
 ): string {
@@ -70,20 +98,8 @@ export function inboxHtml(
 <head>
 <meta charset="utf-8">
 <title>SMS simulator inbox</title>
-<style>
-  body { font: 14px system-ui, sans-serif; margin: 2rem; color: #222; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-  td:nth-child(4) { white-space: pre-wrap; max-width: 40rem; }
-  tr.delivered td:nth-child(5) { color: #17702e; }
-  tr.undelivered td:nth-child(5), tr.failed td:nth-child(5) { color: #b00020; }
-  .empty { color: #777; }
-  form.reply { margin: 1rem 0; display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }
-</style>
-<script>
-  // Refreshes every 2 seconds, except while the reply box is being typed in.
-  setInterval(() => { if (!document.activeElement?.closest('form')) location.reload(); }, 2000);
-</script>
+<style>${INBOX_STYLE}</style>
+<script>${INBOX_SCRIPT}</script>
 </head>
 <body>
 <h1>SMS simulator inbox</h1>
@@ -116,7 +132,13 @@ ${replies.length ? replies.slice(0, HTML_LIMIT).map(replyRow).join('\n') : '<tr>
 
 export function registerInboxRoutes(app: FastifyInstance, store: MessageStore, book: ReplyBook, ownNumbers: readonly string[], calls?: CallBook): void {
   app.get('/inbox', async (_request, reply) => {
-    return reply.type('text/html; charset=utf-8').send(inboxHtml(store.newestFirst(), store.balanceMicros, book.newestFirst(), ownNumbers, calls?.newestFirst()));
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', INBOX_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'no-referrer')
+      .send(inboxHtml(store.newestFirst(), store.balanceMicros, book.newestFirst(), ownNumbers, calls?.newestFirst()));
   });
   app.get('/inbox/calls.json', async () => ({
     calls: (calls?.newestFirst() ?? []).map((c) => ({ sid: c.sid, to: c.to, from: c.from, status: c.status, language: c.language, spoken: c.spoken, dateCreated: c.dateCreated.toISOString() })),
