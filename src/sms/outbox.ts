@@ -2,6 +2,7 @@
 // change that caused the message, the message and its job commit (or vanish) together.
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
+import { chunks, rowsPerInsert } from '../db/bulk.ts';
 import { smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK } from '../otp/challenges.ts';
@@ -67,14 +68,20 @@ export async function queueSms(ctx: OutboxContext, tx: Queryable, request: SmsRe
   return { id: row.id, segments: analysis.segments, encoding: analysis.encoding, estimatedPrice: analysis.estimatedPrice };
 }
 
-/** Queues many messages of one lane with one insert and one job insert (digests, bulk alerts). */
+/**
+ * Queues many messages of one lane (digests, bulk alerts): inserts in chunks under PostgreSQL's
+ * bind-parameter limit, and their jobs in one insert (pg-boss passes them as one JSON parameter).
+ * Ids come back in the order of `requests`.
+ */
 export async function queueSmsMany(ctx: OutboxContext, tx: Queryable, lane: SmsLane, requests: Omit<SmsRequest, 'lane'>[]): Promise<string[]> {
   if (!requests.length) return [];
   const now = ctx.clock.now();
-  const rows = await tx
-    .insert(smsMessages)
-    .values(requests.map((r) => messageRow(ctx, { ...r, lane }, now).row))
-    .returning({ id: smsMessages.id });
-  await ctx.jobs.sendMany(tx, lane, rows.map((r) => ({ messageId: r.id })));
-  return rows.map((r) => r.id);
+  const values = requests.map((r) => messageRow(ctx, { ...r, lane }, now).row);
+  const ids: string[] = [];
+  for (const chunk of chunks(values, rowsPerInsert(smsMessages))) {
+    const rows = await tx.insert(smsMessages).values(chunk).returning({ id: smsMessages.id });
+    for (const r of rows) ids.push(r.id);
+  }
+  await ctx.jobs.sendMany(tx, lane, ids.map((id) => ({ messageId: id })));
+  return ids;
 }
