@@ -2,7 +2,8 @@
 // change that caused the message, the message and its job commit (or vanish) together.
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
-import { chunks, rowsPerInsert } from '../db/bulk.ts';
+import { randomUUID } from 'node:crypto';
+import { insertRows } from '../db/bulk.ts';
 import { smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK } from '../otp/challenges.ts';
@@ -69,19 +70,16 @@ export async function queueSms(ctx: OutboxContext, tx: Queryable, request: SmsRe
 }
 
 /**
- * Queues many messages of one lane (digests, bulk alerts): inserts in chunks under PostgreSQL's
- * bind-parameter limit, and their jobs in one insert (pg-boss passes them as one JSON parameter).
- * Ids come back in the order of `requests`.
+ * Queues many messages of one lane (digests, bulk alerts): rows in chunks of one parameter each
+ * (insertRows: any size passes PostgreSQL's bind-parameter limit), their jobs in one insert
+ * (pg-boss passes them as one JSON parameter too). Ids come back in the order of `requests`.
  */
 export async function queueSmsMany(ctx: OutboxContext, tx: Queryable, lane: SmsLane, requests: Omit<SmsRequest, 'lane'>[]): Promise<string[]> {
   if (!requests.length) return [];
   const now = ctx.clock.now();
-  const values = requests.map((r) => messageRow(ctx, { ...r, lane }, now).row);
-  const ids: string[] = [];
-  for (const chunk of chunks(values, rowsPerInsert(smsMessages))) {
-    const rows = await tx.insert(smsMessages).values(chunk).returning({ id: smsMessages.id });
-    for (const r of rows) ids.push(r.id);
-  }
+  const values = requests.map((r) => ({ id: randomUUID(), ...messageRow(ctx, { ...r, lane }, now).row }));
+  await insertRows(tx, smsMessages, values);
+  const ids = values.map((v) => v.id);
   await ctx.jobs.sendMany(tx, lane, ids.map((id) => ({ messageId: id })));
   return ids;
 }
