@@ -545,6 +545,8 @@ export const smsStatusHistory = pgTable('sms_status_history', {
   errorCode: integer('error_code'),
   at: timestamp('at', { withTimezone: true }).notNull(),
 }, (t) => [index('sms_status_history_message_idx').on(t.smsMessageId, t.at)]);
+
+/**
  * The SMS consent record, append-only, as a bank must keep it: each time a customer agreed to SMS
  * or withdrew, when and how (registration, a STOP or START reply, a preference in the app). The
  * number's opt-out itself lives in phone_status; this is its history.
