@@ -106,6 +106,8 @@ const envSchema = z.object({
   SUSPICIOUS_TRANSFER_MINOR: z.coerce.number().int().min(1).default(100_000),
   LOGIN_IP_LIMIT: z.coerce.number().int().min(0).default(20),
   REGISTER_IP_LIMIT: z.coerce.number().int().min(0).default(20),
+  PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
+  NODE_ENV: optionalText,
 });
 
 const EXAMPLES: Record<string, string> = {
@@ -143,6 +145,7 @@ const EXAMPLES: Record<string, string> = {
   SUSPICIOUS_TRANSFER_MINOR: '100000',
   LOGIN_IP_LIMIT: '20',
   REGISTER_IP_LIMIT: '20',
+  PASSWORD_HASH_COST: '15',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
@@ -222,6 +225,8 @@ export interface SecurityRules {
   loginIpLimit: number;
   /** POST /api/register requests per IP address per 10 minutes. Default 20; 0 = no limit. */
   registerIpLimit: number;
+  /** scrypt cost of new password hashes, log2 N (N = 2^15 by default, 32 MiB); below 15 only with NODE_ENV=test. */
+  passwordHashCost: number;
 }
 
 export interface SmsLimits {
@@ -307,6 +312,10 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.PUBLIC_BASE_URL && e.PUBLIC_BASE_URL !== 'off' && smsProvider === 'twilio' && !e.TWILIO_AUTH_TOKEN) {
     issues.push({ variable: 'TWILIO_AUTH_TOKEN', problem: 'required when PUBLIC_BASE_URL is set: Twilio signs its webhooks (X-Twilio-Signature) with the auth token' });
   }
+  // Below OWASP's scrypt minimum only where nothing real is stored: the test suite's fast hashes.
+  if (e.PASSWORD_HASH_COST < 15 && e.NODE_ENV !== 'test') {
+    issues.push({ variable: 'PASSWORD_HASH_COST', problem: `${e.PASSWORD_HASH_COST} is below OWASP's scrypt minimum of 15 (allowed only with NODE_ENV=test)` });
+  }
   if (issues.length) {
     throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
@@ -362,6 +371,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       suspiciousTransferMinor: e.SUSPICIOUS_TRANSFER_MINOR,
       loginIpLimit: e.LOGIN_IP_LIMIT,
       registerIpLimit: e.REGISTER_IP_LIMIT,
+      passwordHashCost: e.PASSWORD_HASH_COST,
     },
   };
 }
