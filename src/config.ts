@@ -133,6 +133,8 @@ const envSchema = z.object({
     .pipe(z.string().regex(/^\d{1,6}(ms|s|m|h|d)?$/, 'must be a duration: a number with s, m, h or d, e.g. 24h, 90m, or 0 for none'))
     .transform(durationMs),
   TRUST_PROXY: trustProxy,
+  PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
+  NODE_ENV: optionalText,
 });
 
 /** "24h", "90m", "30s", "2d", "500ms" or bare seconds, as milliseconds. */
@@ -181,6 +183,7 @@ const EXAMPLES: Record<string, string> = {
   REGISTER_IP_LIMIT: '20',
   PHONE_CHANGE_COOLING_OFF: '24h',
   TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
+  PASSWORD_HASH_COST: '15',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
@@ -281,6 +284,8 @@ export interface SecurityRules {
    * (PHONE_CHANGE_COOLING_OFF, default 24h; 0 = none): the usual defence against SIM swaps.
    */
   phoneChangeCoolingOffMs: number;
+  /** scrypt cost of new password hashes, log2 N (N = 2^15 by default, 32 MiB); below 15 only with NODE_ENV=test. */
+  passwordHashCost: number;
 }
 
 export interface SmsLimits {
@@ -366,6 +371,10 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.PUBLIC_BASE_URL && e.PUBLIC_BASE_URL !== 'off' && smsProvider === 'twilio' && !e.TWILIO_AUTH_TOKEN) {
     issues.push({ variable: 'TWILIO_AUTH_TOKEN', problem: 'required when PUBLIC_BASE_URL is set: Twilio signs its webhooks (X-Twilio-Signature) with the auth token' });
   }
+  // Below OWASP's scrypt minimum only where nothing real is stored: the test suite's fast hashes.
+  if (e.PASSWORD_HASH_COST < 15 && e.NODE_ENV !== 'test') {
+    issues.push({ variable: 'PASSWORD_HASH_COST', problem: `${e.PASSWORD_HASH_COST} is below OWASP's scrypt minimum of 15 (allowed only with NODE_ENV=test)` });
+  }
   if (issues.length) {
     throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
@@ -423,6 +432,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       loginIpLimit: e.LOGIN_IP_LIMIT,
       registerIpLimit: e.REGISTER_IP_LIMIT,
       phoneChangeCoolingOffMs: e.PHONE_CHANGE_COOLING_OFF,
+      passwordHashCost: e.PASSWORD_HASH_COST,
     },
     trustProxy: e.TRUST_PROXY,
   };

@@ -61,8 +61,9 @@ const AGAIN = 'Sign in again to get a new one.';
 
 const wrongCredentials = () => new AppError('unauthenticated', 'Wrong username or password.');
 
-// Compared against when the username is unknown, so the answer takes as long as a real check.
-let dummyHash: Promise<string> | undefined;
+// Compared against when the username is unknown, so the answer takes as long as a real check
+// (one per hash cost, so the decoy costs what a stored hash costs).
+const dummyHashes = new Map<number, Promise<string>>();
 
 /**
  * Checks the password and sends a login code to the customer's phone; or, when the customer said
@@ -79,8 +80,10 @@ export async function startLogin(
     .leftJoin(userProfiles, eq(userProfiles.userId, users.id))
     .where(eq(users.username, input.username));
   if (!user) {
-    dummyHash ??= hashPassword('not a real password, only a timing decoy');
-    await verifyPassword(input.password, await dummyHash);
+    const cost = ctx.config.security.passwordHashCost;
+    const decoy = dummyHashes.get(cost) ?? hashPassword('not a real password, only a timing decoy', cost);
+    dummyHashes.set(cost, decoy);
+    await verifyPassword(input.password, await decoy);
     throw wrongCredentials();
   }
   await requireNotLocked(ctx.db, user.id, ctx.clock.now());
