@@ -40,7 +40,8 @@ const POSTGRES_URL = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'bench-auth-token-0123456789abcdef';
 const SENDER = '+15005550006';
-const RATE_SENDER = '+15005550007';
+// Not a Twilio magic number: +1500555xxxx senders other than ...0006 are refused (21606 and friends).
+const RATE_SENDER = '+14155550100';
 const KEY = 'YmVuY2ggZGF0YSBrZXksIDMyIGJ5dGVzIGxvbmchISE=';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const perSecond = (n: number, ms: number) => Math.round((n / ms) * 1000);
