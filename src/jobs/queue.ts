@@ -8,6 +8,11 @@ import type { Database, Queryable } from '../db/connection.ts';
 import { QUEUES, QUEUE_NAMES, type JobPayloads, type QueueName } from './registry.ts';
 
 export type JobHandler<Q extends QueueName> = (job: Job<JobPayloads[Q]>) => Promise<void>;
+/**
+ * Runs a whole batch of jobs set-based; returns the error of each job that failed (the queue
+ * retries those), the others complete.
+ */
+export type BatchJobHandler<Q extends QueueName> = (jobs: Job<JobPayloads[Q]>[]) => Promise<Map<string, unknown>>;
 
 export interface JobQueue {
   readonly boss: PgBoss;
@@ -20,9 +25,11 @@ export interface JobQueue {
    * fetched in batches and a full batch is followed at once by the next (no polling pause), so a
    * backlog drains at the speed of the handler, not of the polling interval.
    */
-  /** Enqueues many jobs in one statement (bulk traffic), inside `tx` when given. */
-  sendMany<Q extends QueueName>(tx: Queryable | undefined, queue: Q, data: JobPayloads[Q][]): Promise<void>;
   work<Q extends QueueName>(queue: Q, options: { concurrency: number; pollSeconds: number }, handler: JobHandler<Q>): Promise<string>;
+  /** Enqueues many jobs in one statement (bulk traffic, a batch's status checks), inside `tx` when given. */
+  sendMany<Q extends QueueName>(tx: Queryable | undefined, queue: Q, data: JobPayloads[Q][], options?: { startAfter?: number }): Promise<void>;
+  /** Like work, but the handler gets each fetched batch whole (see BatchJobHandler). */
+  workBatch<Q extends QueueName>(queue: Q, options: { concurrency: number; pollSeconds: number }, handler: BatchJobHandler<Q>): Promise<string>;
   /** Stops taking jobs and waits (up to timeoutMs) for those in flight to finish. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -50,21 +57,28 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
     send(tx, queue, data, options = {}) {
       return boss.send(queue, data, tx ? { ...options, db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : options);
     },
-    async sendMany(tx, queue, data) {
+    async sendMany(tx, queue, data, options = {}) {
       if (!data.length) return;
-      await boss.insert(queue, data.map((d) => ({ data: d })), tx ? { db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : {});
+      await boss.insert(queue, data.map((d) => ({ data: d, ...options })), tx ? { db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : {});
+    },
+    workBatch(queue, { concurrency, pollSeconds }, handler) {
+      return boss.work<JobPayloads[typeof queue]>(queue, workOptions(concurrency, pollSeconds), async (jobs): Promise<JobResult[]> => {
+        let failed: Map<string, unknown>;
+        try {
+          failed = await handler(jobs);
+        } catch (error) {
+          failed = new Map(jobs.map((job) => [job.id, error]));
+        }
+        return jobs.map((job): JobResult => {
+          if (!failed.has(job.id)) return { id: job.id, status: 'completed' };
+          const error = failed.get(job.id);
+          logger.error({ err: error, queue, jobId: job.id }, 'job failed; the queue will retry it');
+          return { id: job.id, status: 'failed', output: { message: (error as Error | undefined)?.message ?? String(error) } };
+        });
+      });
     },
     work(queue, { concurrency, pollSeconds }, handler) {
-      const options = {
-        // Two fetch loops, so one slow message does not hold back a whole batch's successors.
-        localConcurrency: concurrency > 2 ? 2 : 1,
-        batchSize: Math.max(2, Math.ceil(concurrency / 2)),
-        burstWhenBatchFull: true,
-        perJobResults: true,
-        pollingIntervalSeconds: pollSeconds,
-        notifyPollingIntervalSeconds: pollSeconds,
-      } as const satisfies WorkOptions;
-      return boss.work<JobPayloads[typeof queue]>(queue, options, (jobs) =>
+      return boss.work<JobPayloads[typeof queue]>(queue, workOptions(concurrency, pollSeconds), (jobs) =>
         Promise.all(jobs.map(async (job): Promise<JobResult> => {
           try {
             await handler(job);
@@ -79,4 +93,17 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
       await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
     },
   };
+}
+
+/** pg-boss work options of a queue worked `concurrency` at a time (also the bench's ceiling settings). */
+export function workOptions(concurrency: number, pollSeconds: number) {
+  return {
+    // Two fetch loops, so one slow message does not hold back a whole batch's successors.
+    localConcurrency: concurrency > 2 ? 2 : 1,
+    batchSize: Math.max(2, Math.ceil(concurrency / 2)),
+    burstWhenBatchFull: true,
+    perJobResults: true,
+    pollingIntervalSeconds: pollSeconds,
+    notifyPollingIntervalSeconds: pollSeconds,
+  } as const satisfies WorkOptions;
 }

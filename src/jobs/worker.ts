@@ -3,11 +3,12 @@
 import { runCardExpiryJob } from '../cards/expiry-job.ts';
 import type { AppContext } from '../context.ts';
 import { runDigestJob } from '../notifications/digest-job.ts';
-import { dispatchNotification } from '../notifications/dispatch.ts';
+import { dispatchNotificationBatch } from '../notifications/dispatch-batch.ts';
 import { sendEmailNotification } from '../notifications/email.ts';
 import { pruneLimitCounters } from '../notifications/limits.ts';
 import { sweepNotifications } from '../notifications/sweep.ts';
-import { deliverSms, refreshSmsStatus } from '../sms/delivery.ts';
+import { deliverSmsBatch } from '../sms/delivery-batch.ts';
+import { refreshSmsStatusBatch } from '../sms/status-batch.ts';
 import { placeCodeCall } from '../voice/code-call.ts';
 import { SCHEDULES, type QueueName, type SmsLane } from './registry.ts';
 
@@ -37,12 +38,26 @@ export interface WorkerOptions {
 export async function startWorker(ctx: AppContext, options: WorkerOptions = {}): Promise<void> {
   const total = options.concurrency ?? ctx.config.workerConcurrency;
   for (const { lane, share, pollSeconds } of LANES.filter((l) => !options.lanes || options.lanes.includes(l.lane))) {
-    await ctx.jobs.work(
+    // Each fetched batch is worked set-based: its policy steps together, then its sends together.
+    await ctx.jobs.workBatch(
       lane,
       { concurrency: Math.max(2, Math.round(total * share)), pollSeconds },
-      async (job) => {
-        if ('notificationId' in job.data) await dispatchNotification(ctx, job.data.notificationId);
-        else await deliverSms(ctx, lane, job.data.messageId);
+      async (jobs) => {
+        const failed = new Map<string, unknown>();
+        const notificationJobs = new Map<string, string[]>();
+        const messageJobs = new Map<string, string[]>();
+        for (const job of jobs) {
+          const [key, byKey] = 'notificationId' in job.data ? [job.data.notificationId, notificationJobs] : [job.data.messageId, messageJobs];
+          byKey.set(key, [...(byKey.get(key) ?? []), job.id]);
+        }
+        const [dispatchErrors, sendErrors] = await Promise.all([
+          notificationJobs.size ? dispatchNotificationBatch(ctx, [...notificationJobs.keys()]) : new Map<string, unknown>(),
+          messageJobs.size ? deliverSmsBatch(ctx, lane, [...messageJobs.keys()]) : new Map<string, unknown>(),
+        ]);
+        for (const [errors, byKey] of [[dispatchErrors, notificationJobs], [sendErrors, messageJobs]] as const) {
+          for (const [key, error] of errors) for (const id of byKey.get(key) ?? []) failed.set(id, error);
+        }
+        return failed;
       },
     );
   }
@@ -57,9 +72,8 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
     ctx.logger.info({ concurrency: total, lanes: options.lanes }, 'worker started');
     return;
   }
-  await ctx.jobs.work('sms.status', { concurrency: 4, pollSeconds: 2 }, async (job) => {
-    await refreshSmsStatus(ctx, job.data.messageId, job.data.attempt);
-  });
+  await ctx.jobs.workBatch('sms.status', { concurrency: 16, pollSeconds: 2 }, (jobs) =>
+    refreshSmsStatusBatch(ctx, jobs.map((job) => ({ jobId: job.id, ...job.data }))));
   ctx.logger.info({ concurrency: total }, 'worker started');
 }
 

@@ -7,7 +7,7 @@ import type { Channel, NotificationTypeSpec } from './catalogue.ts';
 import { getNotificationSettings } from './preferences.ts';
 import { localeFor } from './templates/format.ts';
 import { renderTemplate, type TemplateValues } from './templates/render.ts';
-import { activeTemplate } from './templates/store.ts';
+import { activeTemplate, type ActiveTemplate } from './templates/store.ts';
 
 export interface ComposedMessage {
   /** Email only. */
@@ -33,8 +33,14 @@ export async function composeMessage(
 ): Promise<ComposedMessage> {
   const language = known?.language ?? (await customerLanguage(db, userId));
   const zone = known?.timeZone ?? (await getNotificationSettings(db, userId)).timeZone;
-  const template = await activeTemplate(db, spec.id, language, channel);
-  const options = { locale: localeFor(template.language), timeZone: zone };
+  return renderComposed(spec, await activeTemplate(db, spec.id, language, channel), values, zone);
+}
+
+/** Fills a template already read (a batch of notifications reads each template once). */
+export function renderComposed(
+  spec: NotificationTypeSpec, template: Pick<ActiveTemplate, 'language' | 'subject' | 'body'>, values: TemplateValues, timeZone: string,
+): ComposedMessage {
+  const options = { locale: localeFor(template.language), timeZone };
   return {
     subject: template.subject === null ? null : renderTemplate(spec, template.subject, values, options),
     body: renderTemplate(spec, template.body, values, options),

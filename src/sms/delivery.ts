@@ -21,11 +21,11 @@ import { explainTwilioError } from './twilio-errors.ts';
 /** Sends tried per message before it is marked failed. */
 export const MAX_SEND_ATTEMPTS = 5;
 /** A message left 'sending' this long by a crashed worker may be claimed again. */
-const STALE_CLAIM_MS = 30_000;
+export const STALE_CLAIM_MS = 30_000;
 /** Where status callbacks arrive (src/http/twilio-webhooks.ts), under PUBLIC_BASE_URL. */
 export const STATUS_CALLBACK_PATH = '/webhooks/twilio/status';
 /** With callbacks on, the first status check waits this long for a callback to settle the message. */
-const CALLBACK_GRACE_SECONDS = 30;
+export const CALLBACK_GRACE_SECONDS = 30;
 /** Status checks per sent message before leaving it to the reconciler. */
 const MAX_STATUS_CHECKS = 12;
 
@@ -41,8 +41,8 @@ export function isFinalStatus(status: string): boolean {
   return FINAL.has(status);
 }
 
-type SmsRow = typeof smsMessages.$inferSelect;
-type Attempt = Omit<typeof smsDeliveryAttempts.$inferInsert, 'smsMessageId' | 'attempt' | 'startedAt' | 'finishedAt'>;
+export type SmsRow = typeof smsMessages.$inferSelect;
+export type Attempt = Omit<typeof smsDeliveryAttempts.$inferInsert, 'smsMessageId' | 'attempt' | 'startedAt' | 'finishedAt'>;
 
 function recordAttempt(db: Queryable, row: SmsRow, startedAt: Date, finishedAt: Date, attempt: Attempt) {
   return db.insert(smsDeliveryAttempts).values({ smsMessageId: row.id, attempt: row.attempts, startedAt, finishedAt, ...attempt });
@@ -150,7 +150,7 @@ async function bookSender(ctx: AppContext, lane: SmsLane, messageId: string): Pr
   return sender;
 }
 
-async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
+export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await tx.update(smsMessages).set({ ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: ctx.clock.now() }).where(eq(smsMessages.id, row.id));
     await recordAttempt(tx, row, startedAt, ctx.clock.now(), { outcome: 'accepted', ...note });
@@ -164,7 +164,7 @@ async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, s
   ctx.metrics.smsEstimatedCost.inc({ type: row.type }, Number(row.priceEstimate));
 }
 
-async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, startedAt: Date, error: unknown): Promise<void> {
+export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, startedAt: Date, error: unknown): Promise<void> {
   const log = ctx.logger.child({ messageId: row.id, type: row.type });
   if (!(error instanceof SmsProviderError)) {
     // A bug or a database failure: put the message back and let the job queue retry it.
@@ -198,11 +198,11 @@ async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, starte
   log.error({ kind: error.kind, twilioCode: error.twilioCode, attempt: row.attempts, phoneMarked: marked }, 'sms send failed');
 }
 
-function settle(db: Queryable, id: string, values: Partial<typeof smsMessages.$inferInsert>) {
+export function settle(db: Queryable, id: string, values: Partial<typeof smsMessages.$inferInsert>) {
   return db.update(smsMessages).set(values).where(eq(smsMessages.id, id));
 }
 
-function fromSent(sent: SentMessage): Partial<typeof smsMessages.$inferInsert> {
+export function fromSent(sent: SentMessage): Partial<typeof smsMessages.$inferInsert> {
   return {
     twilioSid: sent.sid,
     status: sent.status,

@@ -83,3 +83,18 @@ export async function queueSmsMany(ctx: OutboxContext, tx: Queryable, lane: SmsL
   await ctx.jobs.sendMany(tx, lane, ids.map((id) => ({ messageId: id })));
   return ids;
 }
+
+/**
+ * Queues messages of any lanes (a batch of policy steps): rows in bulk, their jobs one insert per
+ * lane; the result is in the order of `requests`.
+ */
+export async function queueSmsEach(ctx: OutboxContext, tx: Queryable, requests: readonly SmsRequest[]): Promise<QueuedSms[]> {
+  if (!requests.length) return [];
+  const now = ctx.clock.now();
+  const built = requests.map((r) => ({ lane: r.lane, ...messageRow(ctx, r, now), id: randomUUID() }));
+  await insertRows(tx, smsMessages, built.map((b) => ({ id: b.id, ...b.row })));
+  const lanes = new Map<SmsLane, { messageId: string }[]>();
+  for (const b of built) lanes.set(b.lane, [...(lanes.get(b.lane) ?? []), { messageId: b.id }]);
+  for (const [lane, jobs] of lanes) await ctx.jobs.sendMany(tx, lane, jobs);
+  return built.map((b) => ({ id: b.id, segments: b.analysis.segments, encoding: b.analysis.encoding, estimatedPrice: b.analysis.estimatedPrice }));
+}

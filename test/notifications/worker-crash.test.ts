@@ -58,6 +58,10 @@ describe('worker processes killed mid-burst', POSTGRES_ONLY, () => {
     const atKill = t.sim.messages().length;
     console.log(`killed both workers at ${at()} with ${atKill} of ${TOTAL} SMS at the simulator`);
     assert.ok(atKill < TOTAL, 'killed mid-burst');
+    // Cut mid-batch: messages a batch had claimed and not yet recorded when the kill came.
+    const cut = await rawRows<{ id: string; body_redacted: string }>(t.ctx.db, sql`
+      select id, body_redacted from sms_messages where status = 'sending' and twilio_sid is null`);
+    console.log(`${cut.length} messages claimed by batches in flight, not recorded`);
 
     fleet.start(2, env);
     // Jobs the killed workers held come back when pg-boss expires them (60 s on the critical lane).
@@ -87,6 +91,15 @@ describe('worker processes killed mid-burst', POSTGRES_ONLY, () => {
       select count(distinct sms_message_id)::int as n from notifications where channel = 'sms' and status = 'queued'`);
     assert.equal(linked?.n, queued.length, 'each queued notification has its own message');
     const [recovered] = await rawRows<{ n: number }>(t.ctx.db, sql`select count(*)::int as n from sms_delivery_attempts where error_kind = 'recovered'`);
+    // Those a batch left claimed were each sent exactly once, and the sends were recorded in
+    // batches: acceptances share the instant of the one statement that recorded them.
+    const cutRows = cut.length ? await rawRows<{ twilio_sid: string | null }>(t.ctx.db, sql`
+      select twilio_sid from sms_messages where id = any(${`{${cut.map((c) => c.id).join(',')}}`}::uuid[])`) : [];
+    assert.ok(cutRows.every((r) => r.twilio_sid !== null), 'every message cut mid-batch recorded after the restart');
+    for (const c of cut) assert.equal(bodies.get(c.body_redacted), 1, 'a message cut mid-batch reached the simulator once');
+    const [batched] = await rawRows<{ accepted: number; statements: number }>(t.ctx.db, sql`
+      select count(*)::int as accepted, count(distinct finished_at)::int as statements from sms_delivery_attempts where outcome = 'accepted'`);
+    assert.ok((batched?.statements ?? 0) < (batched?.accepted ?? 0), `${batched?.accepted} acceptances in ${batched?.statements} statements`);
     console.log(`after restart: ${queued.length} sent once (${recovered?.n ?? 0} found at the provider after their worker died), ${held.length} held (user_hourly_limit)`);
   });
 });

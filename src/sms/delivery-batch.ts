@@ -1,0 +1,146 @@
+// Sends a batch of logged SMS set-based: one statement claims them all, the sends go out
+// concurrently, one transaction records every acceptance (one UPDATE, one attempts INSERT, one
+// insert of their status checks). Per message, as in deliverSms: a send a crashed worker left
+// unrecorded is looked for at the provider first, a code that could only arrive late is not sent,
+// a failure is recorded (and retried or settled) on its own, so one failing send never holds back
+// the others. A worker killed mid-batch leaves its claimed messages 'sending' without a SID: the
+// next claim after STALE_CLAIM_MS looks for each at the provider before sending it again.
+import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import type { AppContext } from '../context.ts';
+import { insertRows } from '../db/bulk.ts';
+import type { Queryable } from '../db/connection.ts';
+import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
+import type { SmsLane } from '../jobs/registry.ts';
+import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
+import {
+  CALLBACK_GRACE_SECONDS, deliverSms, fromSent, isFinalStatus, recordAccepted, recordFailure, settle, STALE_CLAIM_MS,
+  statusCallbackUrl, type SmsRow,
+} from './delivery.ts';
+import { findLostSend } from './lost-sends.ts';
+import type { SentMessage } from './provider.ts';
+
+/**
+ * Runs the send jobs of `messageIds` (one lane); returns the error of each message whose job
+ * should be retried by the queue (a bug or a database failure), by message id.
+ */
+export async function deliverSmsBatch(ctx: AppContext, lane: SmsLane, messageIds: readonly string[]): Promise<Map<string, unknown>> {
+  const errors = new Map<string, unknown>();
+  const { messagingServiceSid, phoneNumbers, senderMps } = ctx.config.twilio;
+  // A throttled sender books a slot per message (and several numbers pick one per customer):
+  // rate-bound, so the per-message path costs nothing that matters.
+  if (messageIds.length < 2 || senderMps > 0 || (!messagingServiceSid && phoneNumbers.length > 1)) {
+    await Promise.all(messageIds.map(async (id) => {
+      try {
+        await deliverSms(ctx, lane, id);
+      } catch (error) {
+        errors.set(id, error);
+      }
+    }));
+    return errors;
+  }
+  const from = messagingServiceSid ? undefined : phoneNumbers[0];
+  const now = ctx.clock.now();
+  const { fresh, lost } = await claimBatch(ctx.db, messageIds, now);
+  const toSend: SmsRow[] = [];
+  for (const row of lost) {
+    const found = await findLostSend(ctx, row);
+    if (found) {
+      await recordAccepted(ctx, row, found, now, { errorKind: 'recovered', errorMessage: 'accepted by Twilio before the worker that sent it was lost' });
+      ctx.logger.warn({ messageId: row.id, sid: found.sid }, 'sms sent by a lost worker found at the provider; not sent again');
+    } else {
+      toSend.push(row);
+    }
+  }
+  for (const row of fresh) toSend.push(row);
+
+  const accepted: { row: SmsRow; sent: SentMessage }[] = [];
+  await Promise.all(toSend.map(async (row) => {
+    try {
+      if (row.sendBefore && now >= row.sendBefore) {
+        await settle(ctx.db, row.id, { status: 'expired', errorMessage: 'Not sent: it could only arrive after the code expired.', updatedAt: now });
+        ctx.logger.warn({ messageId: row.id, type: row.type }, 'code message expired before it could be sent');
+        ctx.metrics.smsSent.inc({ type: row.type, status: 'expired' });
+        return;
+      }
+      const body = row.otpChallengeId ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId)) : row.bodyRedacted;
+      const stopTimer = ctx.metrics.smsSendDuration.startTimer();
+      let sent: SentMessage;
+      try {
+        sent = await ctx.provider.send({
+          to: row.toNumber, from, messagingServiceSid, body, statusCallback: statusCallbackUrl(ctx.config),
+          validityPeriodSeconds: row.sendBefore ? Math.max(1, Math.ceil((row.sendBefore.getTime() - now.getTime()) / 1000)) : undefined,
+        });
+      } catch (error) {
+        stopTimer({ outcome: 'error' });
+        await recordFailure(ctx, lane, row, now, error);
+        return;
+      }
+      stopTimer({ outcome: 'accepted' });
+      accepted.push({ row, sent });
+    } catch (error) {
+      errors.set(row.id, error);
+    }
+  }));
+  if (accepted.length) {
+    try {
+      await recordAcceptedBatch(ctx, accepted, now);
+    } catch (error) {
+      // Sent but not recorded: left 'sending', so the retried jobs find them at the provider.
+      for (const { row } of accepted) errors.set(row.id, error);
+    }
+  }
+  return errors;
+}
+
+/**
+ * Claims the batch's sendable messages in one statement; those already claimed are claimed again
+ * only when their claim is stale (a worker died sending them: `lost`, see lost-sends.ts).
+ */
+async function claimBatch(db: Queryable, ids: readonly string[], now: Date): Promise<{ fresh: SmsRow[]; lost: SmsRow[] }> {
+  const claim = (ofIds: readonly string[], status: ReturnType<typeof and>) => db
+    .update(smsMessages)
+    .set({ status: 'sending', attempts: sql`${smsMessages.attempts} + 1`, updatedAt: now })
+    .where(and(inArray(smsMessages.id, [...ofIds]), isNull(smsMessages.twilioSid), status))
+    .returning();
+  const fresh = await claim(ids, inArray(smsMessages.status, ['pending', 'retrying']));
+  const claimed = new Set(fresh.map((r) => r.id));
+  const rest = ids.filter((id) => !claimed.has(id));
+  if (!rest.length) return { fresh, lost: [] };
+  // Most are replays of messages already sent; the stale claim costs one statement for the rest.
+  const lost = await claim(rest, and(eq(smsMessages.status, 'sending'), lt(smsMessages.updatedAt, new Date(now.getTime() - STALE_CLAIM_MS))));
+  return { fresh, lost };
+}
+
+/** Records a batch of acceptances in one transaction: one UPDATE, one INSERT, one insert of status checks. */
+async function recordAcceptedBatch(ctx: AppContext, accepted: readonly { row: SmsRow; sent: SentMessage }[], startedAt: Date): Promise<void> {
+  const finishedAt = ctx.clock.now();
+  const updates = accepted.map(({ row, sent }) => {
+    const v = fromSent(sent);
+    return {
+      id: row.id, twilio_sid: v.twilioSid, status: v.status, from_number: v.fromNumber ?? null, segments: v.segments, price: v.price ?? null,
+      price_unit: v.priceUnit ?? null, error_code: v.errorCode ?? null, error_message: v.errorMessage ?? null,
+      sent_at: (sent.dateCreated ?? startedAt).toISOString(),
+    };
+  });
+  const unsettled = accepted.filter(({ sent }) => !isFinalStatus(sent.status)).map(({ row }) => ({ messageId: row.id, attempt: 1 }));
+  await ctx.db.transaction(async (tx) => {
+    await tx.execute(sql`
+      update sms_messages m set twilio_sid = x.twilio_sid, status = x.status, from_number = x.from_number, segments = x.segments,
+        price = x.price, price_unit = x.price_unit, error_code = x.error_code, error_message = x.error_message,
+        sent_at = x.sent_at, updated_at = ${finishedAt.toISOString()}::timestamptz
+      from json_to_recordset(${JSON.stringify(updates)}::json) as x (
+        id uuid, twilio_sid text, status text, from_number text, segments int, price numeric, price_unit text,
+        error_code int, error_message text, sent_at timestamptz)
+      where m.id = x.id`);
+    await insertRows(tx, smsDeliveryAttempts, accepted.map(({ row }) => ({
+      smsMessageId: row.id, attempt: row.attempts, startedAt, finishedAt, outcome: 'accepted', twilioCode: null, errorKind: null, errorMessage: null,
+    })));
+    // The fallback for callbacks that never come; with callbacks the first check waits longer.
+    await ctx.jobs.sendMany(tx, 'sms.status', unsettled, { startAfter: statusCallbackUrl(ctx.config) ? CALLBACK_GRACE_SECONDS : 2 });
+  });
+  for (const { row, sent } of accepted) {
+    ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
+    ctx.metrics.smsEstimatedCost.inc({ type: row.type }, Number(row.priceEstimate));
+  }
+  ctx.logger.info({ count: accepted.length }, 'sms batch accepted by provider');
+}
