@@ -27,13 +27,16 @@ function migrationsHash(): string {
 
 /** A dump of a migrated PGlite with pg-boss installed, built once per migration set. */
 async function pgliteTemplate(): Promise<Blob> {
-  const path = join(CACHE_DIR, `pglite-template-${migrationsHash()}.tar.gz`);
+  const path = join(CACHE_DIR, `pglite-template-${migrationsHash()}-sb16.tar.gz`);
   if (existsSync(path)) return new Blob([readFileSync(path)]);
   const database = await openDatabase({ engine: 'pglite' });
   await database.migrate();
   const boss = new PgBoss(database.bossOptions);
   await boss.start();
   await boss.stop({ graceful: false, close: false });
+  // Each test file's PGlite starts from this dump: 16 MB of shared buffers instead of 128 MB spares
+  // 0.7 s of CPU per start (a test database is a few MB).
+  await database.pglite!.exec(`alter system set shared_buffers = '16MB'`);
   const dump = await database.pglite!.dumpDataDir('gzip');
   await database.close();
   mkdirSync(CACHE_DIR, { recursive: true });
