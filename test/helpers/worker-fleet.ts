@@ -1,7 +1,7 @@
 // For tests of several `dominion worker` processes sharing one PostgreSQL: a test context (its
 // database, simulator and logs) plus worker processes pointed at it, all stopped after the suite.
 import { after, before } from 'node:test';
-import { createTestContext, DaytimeClock, testEnv, type TestContext, type TestContextOptions } from './context.ts';
+import { createTestContext, DaytimeClock, eventually, testEnv, type TestContext, type TestContextOptions } from './context.ts';
 import { TEST_ENGINE } from './database.ts';
 import { startDominion, type RunningProcess } from './process.ts';
 
@@ -14,6 +14,15 @@ export interface WorkerFleet {
   readonly workers: RunningProcess[];
   /** Starts `count` worker processes on the suite's database and simulator. */
   start(count: number, env?: Record<string, string>): RunningProcess[];
+}
+
+/** Waits until each worker has logged "worker started" (its queues are being worked), instead of a fixed sleep. */
+export async function workersStarted(workers: RunningProcess[], timeoutMs = 60_000): Promise<void> {
+  await eventually(() => {
+    const exited = workers.find((w) => w.child.exitCode !== null);
+    if (exited) throw new Error(`a worker exited (${exited.child.exitCode}) before it started:\n${exited.output()}`);
+    return workers.every((w) => w.output().includes('"msg":"worker started"')) ? true : undefined;
+  }, timeoutMs, 'the workers to start');
 }
 
 /**
