@@ -134,6 +134,7 @@ const envSchema = z.object({
     .transform(durationMs),
   TRUST_PROXY: trustProxy,
   PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
+  TEST_CLOCK_OFFSET_MS: z.coerce.number().int().default(0),
   NODE_ENV: optionalText,
 });
 
@@ -252,6 +253,8 @@ export interface Config {
   };
   workerConcurrency: number;
   shutdownTimeoutMs: number;
+  /** Milliseconds added to the system clock (TEST_CLOCK_OFFSET_MS); 0 except in test suites (NODE_ENV=test). */
+  testClockOffsetMs: number;
   /**
    * The key that encrypts secrets stored in the database (TOTP secrets), AES-256-GCM. Required with
    * DATABASE_URL, where every process must share it; undefined on the embedded database, which
@@ -375,6 +378,10 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.PASSWORD_HASH_COST < 15 && e.NODE_ENV !== 'test') {
     issues.push({ variable: 'PASSWORD_HASH_COST', problem: `${e.PASSWORD_HASH_COST} is below OWASP's scrypt minimum of 15 (allowed only with NODE_ENV=test)` });
   }
+  // A shifted clock lets a test suite's worker processes share its held daytime; never elsewhere.
+  if (e.TEST_CLOCK_OFFSET_MS !== 0 && e.NODE_ENV !== 'test') {
+    issues.push({ variable: 'TEST_CLOCK_OFFSET_MS', problem: 'allowed only with NODE_ENV=test (it moves the clock every limit and quiet hour is decided by)' });
+  }
   if (issues.length) {
     throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
@@ -425,6 +432,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     workerConcurrency: e.WORKER_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    testClockOffsetMs: e.TEST_CLOCK_OFFSET_MS,
     dataEncryptionKey: e.DATA_ENCRYPTION_KEY ? Buffer.from(e.DATA_ENCRYPTION_KEY, 'base64') : undefined,
     security: {
       geoCountryHeader: e.GEO_COUNTRY_HEADER?.toLowerCase(),

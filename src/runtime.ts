@@ -62,7 +62,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       senderThrottle: createSenderThrottle(database.db, { messagesPerSecond: config.twilio.senderMps }),
       logger,
       metrics: options.metrics ?? createMetrics({ defaultMetrics: true }),
-      clock: options.clock ?? systemClock,
+      clock: options.clock ?? (config.testClockOffsetMs ? { now: () => new Date(Date.now() + config.testClockOffsetMs) } : systemClock),
       async close() {
         await jobs.stop(config.shutdownTimeoutMs);
         mailer.close();

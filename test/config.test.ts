@@ -87,4 +87,10 @@ describe('configuration', () => {
     assert.match(configError({ PASSWORD_HASH_COST: '10' }).message, /PASSWORD_HASH_COST: 10 is below OWASP's scrypt minimum of 15/);
     assert.match(configError({ PASSWORD_HASH_COST: '9', NODE_ENV: 'test' }).message, /PASSWORD_HASH_COST/);
   });
+
+  it('moves the clock (TEST_CLOCK_OFFSET_MS) only for the test suite', () => {
+    assert.equal(loadConfig({}, NO_FILE).testClockOffsetMs, 0);
+    assert.equal(loadConfig({ TEST_CLOCK_OFFSET_MS: '-3600000', NODE_ENV: 'test' }, NO_FILE).testClockOffsetMs, -3_600_000);
+    assert.match(configError({ TEST_CLOCK_OFFSET_MS: '5000' }).message, /TEST_CLOCK_OFFSET_MS: allowed only with NODE_ENV=test/);
+  });
 });

@@ -33,4 +33,16 @@ describe('migrations', () => {
     const [again] = await rawRows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
     assert.equal(again?.n, applied.n);
   });
+
+  it('build the whole schema on an empty database (what the cloned template skips)', async () => {
+    const empty = await createTestDatabase({ migrated: false });
+    try {
+      assert.ok((await empty.pendingMigrations()) >= 1);
+      await empty.migrate();
+      assert.equal(await empty.pendingMigrations(), 0);
+      assert.equal(await schemaShape(empty), await schemaShape(database));
+    } finally {
+      await empty.drop();
+    }
+  });
 });

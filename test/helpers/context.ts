@@ -42,6 +42,10 @@ export class DaytimeClock implements Clock {
   now(): Date {
     return new Date(Date.now() + this.#offset);
   }
+  /** How far ahead of the system clock it runs: TEST_CLOCK_OFFSET_MS for child processes to share it. */
+  get offsetMs(): number {
+    return this.#offset;
+  }
 }
 
 export interface TestContext {

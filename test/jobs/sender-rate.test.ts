@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { queueSmsMany } from '../../src/sms/outbox.ts';
 import { eventually } from '../helpers/context.ts';
-import { POSTGRES_ONLY, useWorkerFleet } from '../helpers/worker-fleet.ts';
+import { POSTGRES_ONLY, useWorkerFleet, workersStarted } from '../helpers/worker-fleet.ts';
 
 const MPS = 5;
 const MESSAGES = 30;
@@ -14,8 +14,7 @@ describe('sender throughput across worker processes', POSTGRES_ONLY, () => {
 
   it(`3 workers send ${MESSAGES} messages at no more than ${MPS} per second`, async () => {
     const t = fleet.t;
-    fleet.start(3, { TWILIO_SENDER_MPS: String(MPS), WORKER_CONCURRENCY: '8' });
-    await new Promise((r) => setTimeout(r, 3000)); // workers up, so they compete from the start
+    await workersStarted(fleet.start(3, { TWILIO_SENDER_MPS: String(MPS), WORKER_CONCURRENCY: '8' })); // so they compete from the start
     await t.ctx.db.transaction((tx) => queueSmsMany(t.ctx, tx, 'sms.standard',
       Array.from({ length: MESSAGES }, (_, i) => ({ type: 'transaction', to: '+14155552671', body: `rate ${i}` }))));
     await eventually(() => (t.sim.messages().length >= MESSAGES ? true : undefined), 60_000, 'all sent');

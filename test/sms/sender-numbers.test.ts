@@ -17,7 +17,7 @@ import { senderPreference } from '../../src/sms/sender-throttle.ts';
 import { runTwilioSetup } from '../../src/twilio-setup/run.ts';
 import type { SimulatedMessage } from '../../src/simulator/index.ts';
 import { createTestContext, eventually, TEST_SENDER, type TestContext } from '../helpers/context.ts';
-import { POSTGRES_ONLY, useWorkerFleet } from '../helpers/worker-fleet.ts';
+import { POSTGRES_ONLY, useWorkerFleet, workersStarted } from '../helpers/worker-fleet.ts';
 
 const SECOND_SENDER = '+14155550100';
 const SENDERS = [TEST_SENDER, SECOND_SENDER];
@@ -110,8 +110,7 @@ describe('several sender numbers across worker processes', POSTGRES_ONLY, () => 
 
   it('two workers keep each of two numbers within 1 MPS', async () => {
     const { t } = fleet;
-    fleet.start(2, { TWILIO_PHONE_NUMBER: SENDERS.join(','), TWILIO_SENDER_MPS: '1', WORKER_CONCURRENCY: '4' });
-    await new Promise((r) => setTimeout(r, 3000)); // workers up, so they compete from the start
+    await workersStarted(fleet.start(2, { TWILIO_PHONE_NUMBER: SENDERS.join(','), TWILIO_SENDER_MPS: '1', WORKER_CONCURRENCY: '4' })); // so they compete from the start
     await t.ctx.db.transaction((tx) => queueSmsMany(t.ctx, tx, 'sms.standard',
       Array.from({ length: MESSAGES }, (_, i) => ({ type: 'transaction', to: `+1415555${String(3300 + i)}`, body: `fleet ${i}` }))));
     checkSpread(await arrived(t, 'fleet'));
