@@ -29,6 +29,7 @@ CREATE TABLE "voice_calls" (
 	"from_number" text,
 	"language" text NOT NULL,
 	"spoken_redacted" text NOT NULL,
+	"about" text,
 	"otp_challenge_id" uuid,
 	"send_before" timestamp with time zone,
 	"status" text DEFAULT 'pending' NOT NULL,

@@ -3,7 +3,8 @@
 // operator's test exercises exactly what a customer's login does.
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
-import { OTP_POLICY, verifyOtpCode, type OtpCheck } from '../otp/challenges.ts';
+import { createOtpChallenge, OTP_POLICY, verifyOtpCode, type OtpCheck } from '../otp/challenges.ts';
+import { queueCodeCall } from '../voice/code-call.ts';
 import { queueCodeChallenge } from '../otp/send-code.ts';
 import { CodeLimitError, recordRefusedCode } from '../notifications/send.ts';
 import { normalisePhoneNumber } from '../sms/phone.ts';
@@ -37,6 +38,37 @@ export async function sendLoginCode(ctx: LoginContext, userId: string, request: 
   const now = ctx.clock.now();
   try {
     return await ctx.db.transaction((tx) => createLoginChallenge(ctx, tx, { userId, destination: phone.e164, now, ip: request.ip }));
+  } catch (error) {
+    if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'two_factor_code', error, now });
+    throw error;
+  }
+}
+
+export interface LoginCallPlaced {
+  challengeId: string;
+  /** The call-log row (voice_calls). */
+  callId: string;
+  destination: string;
+  expiresAt: Date;
+  maxAttempts: number;
+}
+
+/**
+ * sendLoginCode by voice call: the same challenge (purpose login, hashed, 5 minutes, 5 attempts)
+ * and limits, the code read by a call instead of texted. What `test_twilio_sms --test-2fa --voice`
+ * runs, and the path of POST /api/login/call.
+ */
+export async function callLoginCode(ctx: LoginContext, userId: string, request: { ip?: string } = {}): Promise<LoginCallPlaced> {
+  const user = await findUserById(ctx.db, userId);
+  if (!user) throw new AppError('not_found', `No user with id ${userId}.`);
+  const phone = normalisePhoneNumber(requirePhoneNumber(user), phonePolicyFor(ctx.config));
+  const now = ctx.clock.now();
+  try {
+    return await ctx.db.transaction(async (tx) => {
+      const challenge = await createOtpChallenge(tx, { userId, purpose: 'login', destination: phone.e164, now });
+      const call = await queueCodeCall(ctx, tx, { userId, type: 'two_factor_code', to: phone.e164, otpChallengeId: challenge.id, sendBefore: challenge.expiresAt, ip: request.ip });
+      return { challengeId: challenge.id, callId: call.callId, destination: call.destination, expiresAt: challenge.expiresAt, maxAttempts: OTP_POLICY.maxAttempts };
+    });
   } catch (error) {
     if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'two_factor_code', error, now });
     throw error;

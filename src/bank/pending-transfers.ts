@@ -14,6 +14,10 @@ import { isCodeOfChallenge, OTP_POLICY, verifyOtpCode, type OtpCheck } from '../
 import { otpCheckError } from '../otp/check-errors.ts';
 import { checkPhoneCoolingOff } from './cooling-off.ts';
 import { queueCodeChallenge } from '../otp/send-code.ts';
+import { awaitCodeSms, describeCodeDelivery, phoneCodeProblem, type CodeDelivery } from '../auth/code-delivery.ts';
+import { preferredCodeDelivery } from '../notifications/choices.ts';
+import { createOtpChallenge } from '../otp/challenges.ts';
+import { queueCodeCall } from '../voice/code-call.ts';
 import { maskPhoneNumber } from '../sms/phone.ts';
 import { findUserById, normaliseUserPhone, requirePhoneNumber } from '../users/users.ts';
 import {
@@ -45,6 +49,8 @@ export interface PendingTransferView {
   expiresAt: string;
   createdAt: string;
   confirmedAt: string | null;
+  /** What became of the code (sent by SMS, refused, read by a call, withheld) and the choices when it will not arrive. */
+  delivery?: CodeDelivery;
 }
 
 /** A transfer request's outcome: moved at once (below the threshold), or waiting for its code. */
@@ -154,12 +160,13 @@ export async function startTransfer(
   }
   if (outcome === undefined) return { movement: await transfer(ctx, userId, key, request) };
   if ('refused' in outcome) throw outcome.refused;
+  if (outcome.pending) return { ...outcome, pending: await withTransferDelivery(ctx, userId, outcome.pending) };
   return outcome;
 }
 
 /** Creates a code challenge for the pending transfer and queues its SMS, naming the amount and payee. */
 async function sendConfirmationCode(
-  ctx: BankContext, tx: Queryable, row: PendingRow, input: { now: Date; ip: string | undefined; first: boolean },
+  ctx: BankContext, tx: Queryable, row: PendingRow, input: { now: Date; ip: string | undefined; first: boolean; voice?: boolean },
 ): Promise<PendingTransferView> {
   const user = await findUserById(tx, row.userId);
   if (!user) throw new AppError('not_found', 'No such user.');
@@ -171,11 +178,25 @@ async function sendConfirmationCode(
       payload: { pendingTransferId: row.id, fromAccountId: row.fromAccountId, toAccountId: row.toAccountId, amountMinor: row.amountMinor, currency: row.currency, payee: row.payeeLabel },
     })
     : undefined;
-  const { challenge } = await queueCodeChallenge(ctx, tx, {
-    userId: row.userId, purpose: 'transfer_confirmation', destination, now: input.now, ip: input.ip,
-    values: { amount: { minorUnits: row.amountMinor, currency: row.currency }, payee: row.payeeLabel },
-    eventKey: event ? `event:${event.id}` : undefined,
-  });
+  // "Call me instead", or a number SMS cannot reach: the same challenge, read by a call or withheld.
+  const voice = input.voice || (await preferredCodeDelivery(tx, row.userId)) === 'voice';
+  const withheld = voice ? undefined : await phoneCodeProblem(tx, destination);
+  let challenge: { id: string; expiresAt: Date };
+  if (voice || withheld) {
+    challenge = await createOtpChallenge(tx, { userId: row.userId, purpose: 'transfer_confirmation', destination, now: input.now });
+    if (voice) {
+      await queueCodeCall(ctx, tx, {
+        userId: row.userId, type: 'transfer_confirmation_code', to: destination, otpChallengeId: challenge.id, sendBefore: challenge.expiresAt, ip: input.ip,
+        about: { amount: formatMinor(row.amountMinor, row.currency), payee: row.payeeLabel },
+      });
+    }
+  } else {
+    ({ challenge } = await queueCodeChallenge(ctx, tx, {
+      userId: row.userId, purpose: 'transfer_confirmation', destination, now: input.now, ip: input.ip,
+      values: { amount: { minorUnits: row.amountMinor, currency: row.currency }, payee: row.payeeLabel },
+      eventKey: event ? `event:${event.id}` : undefined,
+    }));
+  }
   const [updated] = await tx.update(pendingTransfers).set({ otpChallengeId: challenge.id, expiresAt: challenge.expiresAt })
     .where(eq(pendingTransfers.id, row.id)).returning();
   if (!updated) throw new Error('pending transfer vanished');
@@ -271,7 +292,7 @@ export async function confirmTransfer(ctx: BankContext, userId: string, pendingI
 }
 
 /** POST /api/transfers/:id/resend: a new code (the previous one stops working), at most every 30 seconds. */
-export async function resendTransferCode(ctx: BankContext, userId: string, pendingId: string, options: { ip?: string } = {}): Promise<PendingTransferView> {
+export async function resendTransferCode(ctx: BankContext, userId: string, pendingId: string, options: { ip?: string; voice?: boolean } = {}): Promise<PendingTransferView> {
   const now = ctx.clock.now();
   try {
     const outcome = await ctx.db.transaction(async (tx): Promise<PendingTransferView | { refused: AppError }> => {
@@ -281,15 +302,18 @@ export async function resendTransferCode(ctx: BankContext, userId: string, pendi
       if (blocked) return { refused: blocked };
       const [last] = row.otpChallengeId ? await tx.select().from(otpChallenges).where(eq(otpChallenges.id, row.otpChallengeId)) : [];
       const wait = last ? last.createdAt.getTime() + RESEND_COOLDOWN_MS - now.getTime() : 0;
-      if (wait > 0) {
+      // A call for a code that could not arrive (withheld, or refused by Twilio) need not wait.
+      const lastDelivery = last && options.voice ? await describeCodeDelivery(ctx, tx, { challengeId: last.id, userId, destination: last.destination, callRoute: '' }) : undefined;
+      const lastArriving = !lastDelivery || (lastDelivery.problem === null && lastDelivery.channel !== 'none');
+      if (wait > 0 && lastArriving) {
         const seconds = Math.ceil(wait / 1000);
         throw new RetryLaterError(`Code sent moments ago: you can ask for another in ${seconds} seconds.`, seconds);
       }
       if (last) await tx.update(otpChallenges).set({ consumedAt: now }).where(and(eq(otpChallenges.id, last.id), isNull(otpChallenges.consumedAt)));
-      return sendConfirmationCode(ctx, tx, row, { now, ip: options.ip, first: false });
+      return sendConfirmationCode(ctx, tx, row, { now, ip: options.ip, first: false, voice: options.voice });
     });
     if ('refused' in outcome) throw outcome.refused;
-    return outcome;
+    return withTransferDelivery(ctx, userId, outcome);
   } catch (error) {
     if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'transfer_confirmation_code', error, now });
     throw error;
@@ -307,6 +331,23 @@ export async function cancelTransfer(ctx: BankContext, userId: string, pendingId
     const [updated] = await tx.update(pendingTransfers).set({ status: 'cancelled' }).where(eq(pendingTransfers.id, row.id)).returning();
     return viewOf(tx, updated ?? row, now);
   });
+}
+
+/**
+ * The view with what became of its code: after the transaction that queued it, waiting briefly
+ * for Twilio's answer to the code SMS so a refusal (21610) is told in this very answer.
+ */
+export async function withTransferDelivery(ctx: Pick<BankContext, 'db' | 'config'>, userId: string, view: PendingTransferView): Promise<PendingTransferView> {
+  if (view.status !== 'awaiting_confirmation') return view;
+  const [row] = await ctx.db.select({ challengeId: pendingTransfers.otpChallengeId }).from(pendingTransfers).where(eq(pendingTransfers.id, view.id));
+  const [challenge] = row?.challengeId ? await ctx.db.select().from(otpChallenges).where(eq(otpChallenges.id, row.challengeId)) : [];
+  if (!challenge) return view;
+  await awaitCodeSms(ctx.db, challenge.id, ctx.config.voice.codeSendWaitMs);
+  const delivery = await describeCodeDelivery(ctx, ctx.db, {
+    challengeId: challenge.id, userId, destination: challenge.destination,
+    withheld: await phoneCodeProblem(ctx.db, challenge.destination), callRoute: `POST /api/transfers/${view.id}/call`,
+  });
+  return { ...view, delivery: delivery.channel === 'none' || delivery.problem ? delivery : { ...delivery, problem: null } };
 }
 
 /** GET /api/transfers/:id: one of the customer's pending transfers. */

@@ -12,6 +12,7 @@ interface Flags {
   phone?: string;
   wait?: boolean;
   test2fa?: string;
+  voice?: boolean;
   testNotification?: string;
   timeout: number;
   json?: boolean;
@@ -24,6 +25,7 @@ Examples (the setup guide's steps):
   npx dominion test_twilio_sms --phone-numbers
   npx dominion test_twilio_sms --phone +14155552671 --wait
   npx dominion test_twilio_sms --test-2fa testuser
+  npx dominion test_twilio_sms --test-2fa testuser --voice
   npx dominion test_twilio_sms --test-notification testuser
 
 With no flag, --check-setup runs. While \`npm start\` runs on the embedded database, the server
@@ -40,6 +42,7 @@ function seconds(value: string): number {
 }
 
 function toRequest(flags: Flags): TwilioSetupRequest {
+  if (flags.voice && flags.test2fa === undefined) throw new InvalidArgumentError('--voice goes with --test-2fa USERNAME: it places the login code by call.');
   const request: TwilioSetupRequest = {
     checkSetup: flags.checkSetup ?? false,
     accountInfo: flags.accountInfo ?? false,
@@ -47,6 +50,7 @@ function toRequest(flags: Flags): TwilioSetupRequest {
     phone: flags.phone,
     wait: flags.wait ?? false,
     test2fa: flags.test2fa,
+    voice: flags.voice ?? false,
     testNotification: flags.testNotification,
     timeoutSeconds: flags.timeout,
   };
@@ -65,6 +69,7 @@ export function testTwilioSmsCommand(program: Command): void {
     .option('--phone-numbers', "list the account's numbers with their SMS / MMS / voice capabilities, marking the sender")
     .option('--phone <number>', 'send a test SMS to this number (E.164, e.g. +14155552671; national forms are normalised)')
     .option('--test-2fa <username>', 'send a real login code to this user, through the login path (the code is never shown)')
+    .option('--voice', 'with --test-2fa: the code read by a voice call (the fallback when SMS cannot reach the number), through the same path')
     .option('--test-notification <username>', 'send a sample security notification to this user')
     .option('--wait', 'follow each sent message until Twilio reports it delivered, undelivered or failed')
     .option('--timeout <seconds>', 'how long to wait for each message', seconds, 30)

@@ -587,6 +587,8 @@ export const voiceCalls = pgTable('voice_calls', {
   language: text('language').notNull(),
   /** What the call says, with the code masked. */
   spokenRedacted: text('spoken_redacted').notNull(),
+  /** For a transfer code: the sentence naming its amount and payee, spoken with the code. */
+  about: text('about'),
   otpChallengeId: uuid('otp_challenge_id').references(() => otpChallenges.id, { onDelete: 'set null' }),
   /** Not placed after this instant (the code's expiry). */
   sendBefore: timestamp('send_before', { withTimezone: true }),

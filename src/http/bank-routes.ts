@@ -6,7 +6,7 @@ import {
   accountView, listAccounts, MAX_CONFIRMATION_THRESHOLD_MINOR, openAccount, requireOwnAccount, setAlertThresholds,
 } from '../bank/accounts.ts';
 import { checkIdempotencyKey, MAX_AMOUNT_MINOR } from '../bank/ledger.ts';
-import { cancelTransfer, confirmTransfer, getPendingTransfer, resendTransferCode, startTransfer } from '../bank/pending-transfers.ts';
+import { cancelTransfer, confirmTransfer, getPendingTransfer, resendTransferCode, startTransfer, withTransferDelivery } from '../bank/pending-transfers.ts';
 import { moveCash, type MovementResult } from '../bank/transfers.ts';
 import type { AppContext } from '../context.ts';
 import { listEvents, type BankEventType } from '../events/events.ts';
@@ -112,7 +112,8 @@ export function bankRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.get('/api/transfers/:id', { preHandler, schema: doc({ tag: 'money', summary: 'A pending transfer of yours', params: transferParams, responses: { 200: 'the pending transfer', 404: 'no such transfer of yours' } }) }, async (request) => {
     const { id } = parseInput(transferParams, request.params);
-    return getPendingTransfer(ctx.db, sessionOf(request).userId, id, ctx.clock.now());
+    const userId = sessionOf(request).userId;
+    return withTransferDelivery(ctx, userId, await getPendingTransfer(ctx.db, userId, id, ctx.clock.now()));
   });
 
   app.post('/api/transfers/:id/confirm', {
@@ -131,6 +132,11 @@ export function bankRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post('/api/transfers/:id/resend', { preHandler, schema: doc({ tag: 'money', summary: 'Send a new code for a pending transfer (after 30 s)', params: transferParams, responses: { 200: 'the pending transfer', 429: 'too soon: see Retry-After' } }) }, async (request) => {
     const { id } = parseInput(transferParams, request.params);
     return resendTransferCode(ctx, sessionOf(request).userId, id, { ip: request.ip });
+  });
+
+  app.post('/api/transfers/:id/call', { preHandler, schema: doc({ tag: 'money', summary: 'Call me instead: a new code for a pending transfer read by a voice call, with its amount and payee (no wait when the SMS could not arrive)', params: transferParams, responses: { 200: 'the pending transfer, delivery.channel voice', 429: 'too soon: see Retry-After' } }) }, async (request) => {
+    const { id } = parseInput(transferParams, request.params);
+    return resendTransferCode(ctx, sessionOf(request).userId, id, { ip: request.ip, voice: true });
   });
 
   app.delete('/api/transfers/:id', { preHandler, schema: doc({ tag: 'money', summary: 'Cancel a pending transfer', params: transferParams, responses: { 200: 'the cancelled transfer', 404: 'no such transfer of yours' } }) }, async (request) => {

@@ -20,6 +20,8 @@ export const twilioSetupRequestSchema = z.strictObject({
   wait: z.boolean().default(false),
   /** Send a real login code to this user. */
   test2fa: z.string().min(1).max(150).optional(),
+  /** With test2fa: the code by voice call instead of SMS. */
+  voice: z.boolean().default(false),
   /** Send a sample security notification to this user. */
   testNotification: z.string().min(1).max(150).optional(),
   /** How long to wait for each message. */
@@ -132,7 +134,7 @@ export async function runTwilioSetup(ctx: AppContext | TwilioOnlyContext, input:
     if (result.message) report.messages.push(result.message);
   };
   if (request.phone !== undefined) record(await sendTestMessage(ctx, request.phone, wait));
-  if (request.test2fa !== undefined) record(await sendTwoFactorTest(ctx, request.test2fa, wait));
+  if (request.test2fa !== undefined) record(await sendTwoFactorTest(ctx, request.test2fa, wait, request.voice));
   if (request.testNotification !== undefined) record(await sendNotificationTest(ctx, request.testNotification, wait));
   return finish();
 }

@@ -2,7 +2,8 @@
 // each through the path real traffic takes (message log + job + worker), then followed in the
 // message log until the worker is done with it (or, with --wait, until Twilio's final status).
 import type { AppContext } from '../context.ts';
-import { sendLoginCode, type LoginCodeSent } from '../auth/two-factor.ts';
+import { callLoginCode, sendLoginCode, type LoginCallPlaced, type LoginCodeSent } from '../auth/two-factor.ts';
+import { followCodeCall } from '../voice/follow-call.ts';
 import { waitForNotification } from '../notifications/follow.ts';
 import { notifyUser, type NotificationQueued } from '../notifications/send.ts';
 import { queueSms } from '../sms/outbox.ts';
@@ -140,11 +141,44 @@ async function userWithPhone(ctx: SendContext, name: string, username: string): 
   return user;
 }
 
-/** `--test-2fa USERNAME`: a real login code, through sendLoginCode. The code is never shown. */
-export async function sendTwoFactorTest(ctx: SendContext, username: string, wait: WaitSettings): Promise<SendResult> {
+/** `--test-2fa USERNAME --voice`: a real login code read by a voice call, through callLoginCode. */
+async function callTwoFactorTest(ctx: SendContext, username: string, user: UserSummary, wait: WaitSettings): Promise<SendResult> {
+  const name = 'voice.two_factor';
+  let placed: LoginCallPlaced;
+  try {
+    placed = await callLoginCode(ctx, user.id);
+  } catch (error) {
+    return { checks: [checkFromError(name, error, `${username}'s phone number`)] };
+  }
+  const subject = `to ${username} at ${placed.destination}`;
+  const call = await followCodeCall(ctx.db, placed.callId, {
+    timeoutMs: wait.timeoutMs, untilFinal: wait.untilFinal,
+    onProgress: (status, ms) => wait.onProgress?.(`⏳ Two-factor code call ${subject}: ${status} (${(ms / 1000).toFixed(1)} s)`),
+  });
+  const expires = placed.expiresAt.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const message: SentMessageInfo = {
+    kind: 'two_factor_code', messageId: call.id, to: placed.destination, sid: call.twilioSid, status: call.status, segments: 0, encoding: 'voice',
+    estimatedCost: Number(call.priceEstimate), price: call.price === null ? null : Number(call.price), priceUnit: call.priceUnit,
+    expiresAt: placed.expiresAt.toISOString(), maxAttempts: placed.maxAttempts,
+  };
+  if (call.errorCode !== null) return { checks: [twilioCodeCheck(name, call.errorCode, `Two-factor code call ${subject} ${call.status}`)], message };
+  if (['pending', 'placing', 'failed', 'expired', 'busy', 'no-answer'].includes(call.status)) {
+    return { checks: [failed(name, 'delivery_failed', `Two-factor code call ${subject}: ${call.status}${call.status === 'pending' ? ` after ${wait.timeoutMs / 1000} s: no worker placed it` : ''}.`,
+      call.status === 'pending' ? 'Start the server (`npm start`) or a worker (`npx dominion worker`), then try again.' : 'Check the number can take calls; `--check-setup` checks the sender.',
+      { title: 'Call not placed' })], message };
+  }
+  return {
+    checks: [passed(name, 'Two-factor code call', `${subject}: placed, SID ${call.twilioSid ?? '?'}, status ${call.status}, estimated cost $${Number(call.priceEstimate).toFixed(4)}; code valid until ${expires}, ${placed.maxAttempts} attempts, single use`)],
+    message,
+  };
+}
+
+/** `--test-2fa USERNAME`: a real login code, through sendLoginCode (by call with `voice`). The code is never shown. */
+export async function sendTwoFactorTest(ctx: SendContext, username: string, wait: WaitSettings, voice = false): Promise<SendResult> {
   const name = 'sms.two_factor';
-  const user = await userWithPhone(ctx, name, username);
+  const user = await userWithPhone(ctx, voice ? 'voice.two_factor' : name, username);
   if ('level' in user) return { checks: [user] };
+  if (voice) return callTwoFactorTest(ctx, username, user, wait);
   let sent: LoginCodeSent;
   try {
     sent = await sendLoginCode(ctx, user.id);

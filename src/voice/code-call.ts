@@ -60,14 +60,16 @@ function spokenDigits(code: string): string {
 }
 
 /** The TwiML of a code call: the digits slowly, twice, in the customer's language. */
-export function codeCallTwiml(code: string, language: string): string {
+export function codeCallTwiml(code: string, language: string, about: string | null = null): string {
   const words = CALL_WORDS[language] ?? CALL_WORDS.en!;
   const response = new twilio.twiml.VoiceResponse();
   const say = (text: string) => response.say({ language: words.voice as 'en-US' }, text);
   say(words.intro);
   response.pause({ length: 1 });
   say(spokenDigits(code));
-  response.pause({ length: 2 });
+  response.pause({ length: 1 });
+  if (about) say(about);
+  response.pause({ length: 1 });
   say(words.again);
   response.pause({ length: 1 });
   say(spokenDigits(code));
@@ -77,10 +79,16 @@ export function codeCallTwiml(code: string, language: string): string {
 }
 
 /** What the call log keeps of the words: the code as asterisks. */
-function spokenRedacted(language: string): string {
+function spokenRedacted(language: string, about: string | null): string {
   const words = CALL_WORDS[language] ?? CALL_WORDS.en!;
   const masked = spokenDigits('*'.repeat(OTP_POLICY.digits));
-  return `${words.intro} ${masked} ${words.again} ${masked} ${words.outro}`;
+  return [words.intro, masked, about, words.again, masked, words.outro].filter(Boolean).join(' ');
+}
+
+/** The sentence that names what a transfer code confirms. */
+function aboutText(language: string, about: { amount: string; payee: string } | undefined): string | null {
+  if (!about) return null;
+  return language === 'es' ? `Este código confirma su transferencia de ${about.amount} a ${about.payee}.` : `This code confirms your transfer of ${about.amount} to ${about.payee}.`;
 }
 
 export interface QueuedCall {
@@ -97,7 +105,11 @@ export interface QueuedCall {
  */
 export async function queueCodeCall(
   ctx: Pick<AppContext, 'jobs' | 'config' | 'clock'>, tx: Queryable,
-  input: { userId: string; type: string; to: string; otpChallengeId: string; sendBefore: Date; ip: string | undefined },
+  input: {
+    userId: string; type: string; to: string; otpChallengeId: string; sendBefore: Date; ip: string | undefined;
+    /** A transfer's amount and payee, spoken with the code (dynamic linking, as its SMS shows them). */
+    about?: { amount: string; payee: string };
+  },
 ): Promise<QueuedCall> {
   if (!ctx.config.twilio.phoneNumber) {
     throw new AppError('config_invalid', 'No number can place the call: set TWILIO_PHONE_NUMBER to a voice-capable number (a Messaging Service cannot call).');
@@ -107,7 +119,7 @@ export async function queueCodeCall(
   const estimatedPrice = ctx.config.voice.pricePerMinute * ESTIMATED_MINUTES;
   const [row] = await tx.insert(voiceCalls).values({
     type: input.type, userId: input.userId, toNumber: input.to, language: CALL_WORDS[language] ? language : 'en',
-    spokenRedacted: spokenRedacted(language), otpChallengeId: input.otpChallengeId, sendBefore: input.sendBefore,
+    spokenRedacted: spokenRedacted(language, aboutText(language, input.about)), about: aboutText(language, input.about), otpChallengeId: input.otpChallengeId, sendBefore: input.sendBefore,
     priceEstimate: estimatedPrice.toFixed(5), createdAt: now, updatedAt: now,
   }).returning({ id: voiceCalls.id });
   if (!row) throw new Error('voice_calls insert returned no row');
@@ -143,7 +155,7 @@ export async function placeCodeCall(ctx: AppContext, callId: string): Promise<vo
   const from = ctx.config.twilio.phoneNumber!;
   try {
     const placed = await ctx.provider.placeCall({
-      to: row.toNumber, from, twiml: codeCallTwiml(code, row.language), statusCallback: callStatusUrl(ctx.config), ringSeconds: RING_SECONDS,
+      to: row.toNumber, from, twiml: codeCallTwiml(code, row.language, row.about), statusCallback: callStatusUrl(ctx.config), ringSeconds: RING_SECONDS,
     });
     await settleCall(ctx.db, row.id, { twilioSid: placed.sid, status: placed.status, fromNumber: placed.from ?? from, placedAt: now, updatedAt: ctx.clock.now() });
     ctx.metrics.voiceCalls.inc({ type: row.type, status: placed.status });

@@ -67,7 +67,7 @@ describe('--help', () => {
       assert.match(result.stdout, /^Usage: dominion/, name);
     });
     const guide = results[6]!.stdout;
-    for (const flag of ['--check-setup', '--account-info', '--phone-numbers', '--phone <number>', '--test-2fa <username>', '--test-notification <username>', '--wait', '--json']) {
+    for (const flag of ['--check-setup', '--account-info', '--phone-numbers', '--phone <number>', '--test-2fa <username>', '--voice', '--test-notification <username>', '--wait', '--json']) {
       assert.ok(guide.includes(flag), `test_twilio_sms --help lists ${flag}`);
     }
     assert.match(results[8]!.stdout, /--password-stdin/);
@@ -176,6 +176,21 @@ describe('npm start in one terminal, the CLI in another', () => {
     const code = /code is (\d{6})/.exec(sms.body)?.[1];
     assert.ok(code);
     assert.ok(!result.stdout.includes(code) && !result.stderr.includes(code));
+    assert.equal(report.messages[0]?.to, '***2671');
+  });
+
+  it('--test-2fa testuser --voice places the code by call through the same path; the code never shows', async () => {
+    const before = t.sim.calls().length;
+    const result = await cli(['test_twilio_sms', '--test-2fa', 'testuser', '--voice', '--json']);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    const report = JSON.parse(result.stdout) as { ok: boolean; messages: { to: string; sid: string; encoding: string }[] };
+    assert.equal(report.messages[0]?.encoding, 'voice');
+    const call = await eventually(() => t.sim.calls().find((c) => c.sid === report.messages[0]?.sid), 10_000, 'the call in the inbox');
+    assert.equal(t.sim.calls().length, before + 1);
+    assert.equal(call.to, '+14155552671');
+    const digits = call.spoken.map((line) => /^(\d(?:, \d){5})\.$/.exec(line)?.[1]).find(Boolean)?.replace(/, /g, '');
+    assert.ok(digits);
+    assert.ok(!result.stdout.includes(digits) && !result.stderr.includes(digits));
     assert.equal(report.messages[0]?.to, '***2671');
   });
 

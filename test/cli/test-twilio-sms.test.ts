@@ -184,6 +184,23 @@ describe('--phone', () => {
   });
 });
 
+describe('--test-2fa --voice', () => {
+  it('places the login code by call through the worker (the call\'s progress comes by status callback)', async () => {
+    const report = await run({ test2fa: 'testuser', voice: true });
+    assert.equal(report.ok, true, JSON.stringify(report.checks, null, 2));
+    const check = report.checks.find((c) => c.name === 'voice.two_factor');
+    assert.match(check?.detail ?? '', /^to testuser at \*\*\*2671: placed, SID CA[0-9a-f]{32}, status queued, estimated cost \$0\.0140; code valid until/);
+    const call = t.sim.calls().find((c) => c.sid === report.messages[0]?.sid);
+    assert.equal(call?.to, '+14155552671');
+    assert.equal(call?.spoken.filter((line) => /^\d(, \d){5}\.$/.test(line)).length, 2);
+  });
+
+  it('refuses --voice without --test-2fa, and an unknown user by name', async () => {
+    const failure = onlyFailure(await run({ test2fa: 'ghost', voice: true }), 'Unknown user', 6);
+    assert.match(failure.detail, /No user is named "ghost"/);
+  });
+});
+
 describe('--test-notification and users', () => {
   it('sends a sample security alert (new-device template) through notifyUser on the critical lane, recorded in the message log', async () => {
     const report = await run({ testNotification: 'testuser', wait: true });
