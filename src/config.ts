@@ -2,6 +2,7 @@
 // start-up reads the environment (and an untracked .env) once and stops on any bad value,
 // listing every problem at once with an example of a right value.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
@@ -65,6 +66,26 @@ const publicBaseUrl = optionalText.pipe(z.union([
     .refine((u) => !URL.canParse(u) || (new URL(u).pathname === '/' && new URL(u).search === ''), 'must be the origin only, with no path or query, e.g. https://bank.example.com'),
 ]).optional());
 
+/** One trusted proxy: an address, a CIDR range, or proxy-addr's names for the private ranges. */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * TRUST_PROXY: the reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
+ * ranges), or a number of hops. "true" is refused: trusting every peer lets any client pick its IP.
+ */
+const trustProxy = optionalText.pipe(z.union([
+  z.string().regex(/^\d{1,2}$/).transform(Number),
+  z.string()
+    .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.string().refine(isProxyAddress, 'each entry must be an IP address or CIDR range of your reverse proxy (or loopback, linklocal, uniquelocal), or the whole value a number of proxy hops; "true" is refused because it lets any client choose its IP')).min(1)),
+]).optional());
+
 const envSchema = z.object({
   TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(ACCOUNT_SID, "must be 'AC' followed by 32 hex characters").optional()),
   TWILIO_AUTH_TOKEN: optionalText.pipe(z.string().min(16, 'looks too short for a Twilio auth token (32 characters)').optional()),
@@ -88,6 +109,8 @@ const envSchema = z.object({
   SMS_ALLOWED_COUNTRIES: countryList.optional(),
   SMS_PRICE_PER_SEGMENT: z.coerce.number().min(0).max(10).default(0.0075),
   SMS_PRICE_OVERRIDES: priceOverrides.optional(),
+  VOICE_PRICE_PER_MINUTE: z.coerce.number().min(0).max(10).default(0.014),
+  CODE_SEND_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1500),
   SMS_USER_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10),
   SMS_USER_DAILY_LIMIT: z.coerce.number().int().min(0).default(30),
   SMS_GLOBAL_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10_000),
@@ -109,6 +132,9 @@ const envSchema = z.object({
   PHONE_CHANGE_COOLING_OFF: z.string().trim().toLowerCase().default('24h')
     .pipe(z.string().regex(/^\d{1,6}(ms|s|m|h|d)?$/, 'must be a duration: a number with s, m, h or d, e.g. 24h, 90m, or 0 for none'))
     .transform(durationMs),
+  TRUST_PROXY: trustProxy,
+  PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
+  NODE_ENV: optionalText,
 });
 
 /** "24h", "90m", "30s", "2d", "500ms" or bare seconds, as milliseconds. */
@@ -137,6 +163,8 @@ const EXAMPLES: Record<string, string> = {
   SMS_ALLOWED_COUNTRIES: 'US,CA,PR',
   SMS_PRICE_PER_SEGMENT: '0.0075',
   SMS_PRICE_OVERRIDES: 'CA=0.0083,GB=0.0400',
+  VOICE_PRICE_PER_MINUTE: '0.014',
+  CODE_SEND_WAIT_MS: '1500',
   SMS_USER_HOURLY_LIMIT: '10',
   SMS_USER_DAILY_LIMIT: '30',
   SMS_GLOBAL_HOURLY_LIMIT: '10000',
@@ -154,6 +182,8 @@ const EXAMPLES: Record<string, string> = {
   LOGIN_IP_LIMIT: '20',
   REGISTER_IP_LIMIT: '20',
   PHONE_CHANGE_COOLING_OFF: '24h',
+  TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
+  PASSWORD_HASH_COST: '15',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
@@ -202,6 +232,16 @@ export interface Config {
   defaultRegion: CountryCode;
   smsAllowedCountries: readonly CountryCode[];
   pricing: { pricePerSegment: number; perCountry: Record<string, number> };
+  voice: {
+    /** Estimated USD per started minute of a code call (Twilio US outbound: about 0.014); a code call is counted as one minute, in the daily spend too. */
+    pricePerMinute: number;
+    /**
+     * How long sign-in and transfer confirmation wait for Twilio's answer to the code SMS before
+     * answering (0 = not at all), so a refused code (21610) is told at once; the client can
+     * always ask again at POST /api/login/status. Default 1500.
+     */
+    codeSendWaitMs: number;
+  };
   /** Limits of notification SMS and codes, counted in PostgreSQL so they hold across workers. 0 = no limit. */
   limits: SmsLimits;
   email: {
@@ -219,6 +259,12 @@ export interface Config {
    */
   dataEncryptionKey: Buffer | undefined;
   security: SecurityRules;
+  /**
+   * The reverse proxies whose X-Forwarded-For names the client (addresses or CIDR ranges), or how
+   * many proxy hops to believe; undefined: the TCP peer is the client and X-Forwarded-For is ignored,
+   * so per-IP limits cannot be dodged by sending that header.
+   */
+  trustProxy: readonly string[] | number | undefined;
 }
 
 export interface SecurityRules {
@@ -238,6 +284,8 @@ export interface SecurityRules {
    * (PHONE_CHANGE_COOLING_OFF, default 24h; 0 = none): the usual defence against SIM swaps.
    */
   phoneChangeCoolingOffMs: number;
+  /** scrypt cost of new password hashes, log2 N (N = 2^15 by default, 32 MiB); below 15 only with NODE_ENV=test. */
+  passwordHashCost: number;
 }
 
 export interface SmsLimits {
@@ -323,6 +371,10 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.PUBLIC_BASE_URL && e.PUBLIC_BASE_URL !== 'off' && smsProvider === 'twilio' && !e.TWILIO_AUTH_TOKEN) {
     issues.push({ variable: 'TWILIO_AUTH_TOKEN', problem: 'required when PUBLIC_BASE_URL is set: Twilio signs its webhooks (X-Twilio-Signature) with the auth token' });
   }
+  // Below OWASP's scrypt minimum only where nothing real is stored: the test suite's fast hashes.
+  if (e.PASSWORD_HASH_COST < 15 && e.NODE_ENV !== 'test') {
+    issues.push({ variable: 'PASSWORD_HASH_COST', problem: `${e.PASSWORD_HASH_COST} is below OWASP's scrypt minimum of 15 (allowed only with NODE_ENV=test)` });
+  }
   if (issues.length) {
     throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
@@ -360,6 +412,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     defaultRegion: e.DEFAULT_REGION as CountryCode,
     smsAllowedCountries: (e.SMS_ALLOWED_COUNTRIES as CountryCode[] | undefined) ?? DEFAULT_ALLOWED_COUNTRIES,
     pricing: { pricePerSegment: e.SMS_PRICE_PER_SEGMENT, perCountry: e.SMS_PRICE_OVERRIDES ?? {} },
+    voice: { pricePerMinute: e.VOICE_PRICE_PER_MINUTE, codeSendWaitMs: e.CODE_SEND_WAIT_MS },
     limits: {
       userHourly: e.SMS_USER_HOURLY_LIMIT,
       userDaily: e.SMS_USER_DAILY_LIMIT,
@@ -379,7 +432,9 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       loginIpLimit: e.LOGIN_IP_LIMIT,
       registerIpLimit: e.REGISTER_IP_LIMIT,
       phoneChangeCoolingOffMs: e.PHONE_CHANGE_COOLING_OFF,
+      passwordHashCost: e.PASSWORD_HASH_COST,
     },
+    trustProxy: e.TRUST_PROXY,
   };
 }
 

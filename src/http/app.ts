@@ -13,6 +13,8 @@ import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { kycRoutes } from './kyc-routes.ts';
 import { registerOpenApi } from './openapi.ts';
+import { preferenceRoutes } from './preference-routes.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
 import { staffRoutes } from './staff-routes.ts';
 import { staffConsoleRoutes } from './staff-console-routes.ts';
 import { staffToolsRoutes } from './staff-tools-routes.ts';
@@ -28,6 +30,13 @@ export interface AppOptions {
   adminToken?: string;
 }
 
+/** TRUST_PROXY as Fastify takes it: a number of hops believes that many peers nearest the server. */
+function trustedProxies(setting: readonly string[] | number | undefined): string[] | ((address: string, hop: number) => boolean) | false {
+  if (setting === undefined) return false;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return [...setting];
+}
+
 export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInstance {
   const app: FastifyInstance = Fastify<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger>({
     loggerInstance: ctx.logger,
@@ -35,8 +44,11 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     // Fastify waits for in-flight requests on close(); idle keep-alive sockets are closed at once.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // request.ip is the client's address: the peer, or X-Forwarded-For only when the peer is a trusted proxy.
+    trustProxy: trustedProxies(ctx.config.trustProxy),
   });
   app.setErrorHandler(handleError);
+  registerSecurityHeaders(app);
   registerOpenApi(app, { version: API_VERSION });
   // The routes load after the OpenAPI plugin (Fastify loads plugins in order), so it sees them all.
   void app.register(async (routes) => {
@@ -51,6 +63,7 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     staffToolsRoutes(routes, ctx);
     consoleRoutes(routes);
     twilioWebhookRoutes(routes, ctx);
+    preferenceRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {
       const inbox = `${options.simulatorUrl}/inbox`;

@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import { z } from 'zod';
+import { forbidFraming } from './security-headers.ts';
 
 export type RouteAuth = 'none' | 'session' | 'staff';
 
@@ -91,5 +92,5 @@ export function registerOpenApi(app: FastifyInstance, options: { version: string
     // Webhooks, the CLI's loopback admin routes and the dev inbox are not part of the public API.
     hideUntagged: true,
   });
-  void app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { docExpansion: 'list', deepLinking: false } });
+  void app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, transformStaticCSP: forbidFraming, uiConfig: { docExpansion: 'list', deepLinking: false } });
 }

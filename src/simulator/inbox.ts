@@ -3,8 +3,10 @@
 // tests. The page also has a reply box, to text the bank as a customer (STOP, HELP...: see
 // replies.ts), and lists what customers texted. No auth: it is a local development tool and shows only simulated traffic. Both are
 // capped so a page stays quick after a benchmark has sent 100,000 messages.
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { formatBalance, messageJson } from './format.ts';
+import type { CallBook, SimulatedCall } from './calls.ts';
 import type { CustomerReply, ReplyBook } from './replies.ts';
 import type { MessageStore, StoredMessage } from './store.ts';
 
@@ -36,6 +38,11 @@ function replyRow(reply: CustomerReply): string {
   return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
 }
 
+function callRow(call: SimulatedCall): string {
+  const cells = [call.dateCreated.toISOString().replace('T', ' ').slice(0, 19), call.to, call.from, call.spoken.join('\n'), call.language ?? '', call.status];
+  return `<tr class="${escapeHtml(call.status)}">${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+}
+
 /** The reply box: the customer's number (one that was texted, or any), the account's number, the text. */
 function replyForm(messages: readonly StoredMessage[], ownNumbers: readonly string[]): string {
   const customers = [...new Set(messages.map((m) => m.to))].slice(0, 50);
@@ -51,7 +58,36 @@ function replyForm(messages: readonly StoredMessage[], ownNumbers: readonly stri
 </form>`;
 }
 
-export function inboxHtml(messages: readonly StoredMessage[], balanceMicros: number, replies: readonly CustomerReply[] = [], ownNumbers: readonly string[] = []): string {
+const INBOX_STYLE = `
+  body { font: 14px system-ui, sans-serif; margin: 2rem; color: #222; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
+  td:nth-child(4) { white-space: pre-wrap; max-width: 40rem; }
+  tr.delivered td:nth-child(5) { color: #17702e; }
+  tr.undelivered td:nth-child(5), tr.failed td:nth-child(5) { color: #b00020; }
+  .empty { color: #777; }
+  form.reply { margin: 1rem 0; display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }
+`;
+
+const INBOX_SCRIPT = `
+  // Refreshes every 2 seconds, except while the reply box is being typed in.
+  setInterval(() => { if (!document.activeElement?.closest('form')) location.reload(); }, 2000);
+`;
+
+const cspHash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+
+/**
+ * Only the page's own inline style and script (by hash) run; its one form posts to this simulator;
+ * no other page may frame it.
+ */
+export const INBOX_CSP = [
+  "default-src 'none'", `style-src ${cspHash(INBOX_STYLE)}`, `script-src ${cspHash(INBOX_SCRIPT)}`,
+  "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+export function inboxHtml(
+  messages: readonly StoredMessage[], balanceMicros: number, replies: readonly CustomerReply[] = [], ownNumbers: readonly string[] = [], calls: readonly SimulatedCall[] = [],
+): string {
   const shown = messages.slice(0, HTML_LIMIT);
   const count = messages.length > shown.length ? `newest ${shown.length} of ${messages.length}` : String(messages.length);
   const rows = shown.length > 0
@@ -62,20 +98,8 @@ export function inboxHtml(messages: readonly StoredMessage[], balanceMicros: num
 <head>
 <meta charset="utf-8">
 <title>SMS simulator inbox</title>
-<style>
-  body { font: 14px system-ui, sans-serif; margin: 2rem; color: #222; }
-  table { border-collapse: collapse; width: 100%; }
-  th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-  td:nth-child(4) { white-space: pre-wrap; max-width: 40rem; }
-  tr.delivered td:nth-child(5) { color: #17702e; }
-  tr.undelivered td:nth-child(5), tr.failed td:nth-child(5) { color: #b00020; }
-  .empty { color: #777; }
-  form.reply { margin: 1rem 0; display: flex; gap: .8rem; align-items: center; flex-wrap: wrap; }
-</style>
-<script>
-  // Refreshes every 2 seconds, except while the reply box is being typed in.
-  setInterval(() => { if (!document.activeElement?.closest('form')) location.reload(); }, 2000);
-</script>
+<style>${INBOX_STYLE}</style>
+<script>${INBOX_SCRIPT}</script>
 </head>
 <body>
 <h1>SMS simulator inbox</h1>
@@ -85,6 +109,13 @@ ${replyForm(messages, ownNumbers)}
 <thead><tr><th>Time (UTC)</th><th>To</th><th>From</th><th>Body</th><th>Status</th><th>Segments</th></tr></thead>
 <tbody>
 ${rows}
+</tbody>
+</table>
+<h2>Voice calls</h2>
+<table>
+<thead><tr><th>Time (UTC)</th><th>To</th><th>From</th><th>Spoken</th><th>Language</th><th>Status</th></tr></thead>
+<tbody>
+${calls.length ? calls.slice(0, HTML_LIMIT).map(callRow).join('\n') : '<tr><td colspan="6" class="empty">No calls yet.</td></tr>'}
 </tbody>
 </table>
 <h2>Texted by customers</h2>
@@ -99,10 +130,19 @@ ${replies.length ? replies.slice(0, HTML_LIMIT).map(replyRow).join('\n') : '<tr>
 `;
 }
 
-export function registerInboxRoutes(app: FastifyInstance, store: MessageStore, book: ReplyBook, ownNumbers: readonly string[]): void {
+export function registerInboxRoutes(app: FastifyInstance, store: MessageStore, book: ReplyBook, ownNumbers: readonly string[], calls?: CallBook): void {
   app.get('/inbox', async (_request, reply) => {
-    return reply.type('text/html; charset=utf-8').send(inboxHtml(store.newestFirst(), store.balanceMicros, book.newestFirst(), ownNumbers));
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', INBOX_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('x-frame-options', 'DENY')
+      .header('referrer-policy', 'no-referrer')
+      .send(inboxHtml(store.newestFirst(), store.balanceMicros, book.newestFirst(), ownNumbers, calls?.newestFirst()));
   });
+  app.get('/inbox/calls.json', async () => ({
+    calls: (calls?.newestFirst() ?? []).map((c) => ({ sid: c.sid, to: c.to, from: c.from, status: c.status, language: c.language, spoken: c.spoken, dateCreated: c.dateCreated.toISOString() })),
+  }));
   app.get('/inbox.json', async (request) => {
     const query = (request.query ?? {}) as Record<string, unknown>;
     // An unencoded '+' in a typed URL arrives as a space; read it back as the E.164 plus.

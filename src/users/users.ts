@@ -63,7 +63,7 @@ export async function checkNewUser(config: AppContext['config'], input: NewUser)
   if (email !== null && !EMAIL.test(email)) throw new AppError('validation_failed', `Invalid email address "${email}".`);
   const phoneNumber = input.phone?.trim() ? normaliseUserPhone(config, input.phone) : null;
   checkPasswordStrength(input.password, { username: input.username });
-  return { username: input.username, email, phoneNumber, passwordHash: await hashPassword(input.password), isStaff: input.isStaff ?? false };
+  return { username: input.username, email, phoneNumber, passwordHash: await hashPassword(input.password, config.security.passwordHashCost), isStaff: input.isStaff ?? false };
 }
 
 /**
