@@ -91,7 +91,7 @@ export async function templates() {
   page('templates', h('h1', {}, 'Templates'),
     h('div', { class: 'filters' }, select('filter-language', 'Language', languages, query.language), select('filter-channel', 'Channel', ['sms', 'email'], query.channel),
       h('p', { class: 'muted' }, `${shown.length} templates in ${groups.size} types`)),
-    sections);
+    ...sections);
 }
 
 export async function templateEditor(type, language, channel) {

@@ -57,7 +57,7 @@ export async function analytics() {
     t.rows.length
       ? table({}, t.columns.map((c) => c.replaceAll('_', ' ')), t.rows.map((r) => h('tr', {}, r.map((v, i) => h('td', { class: typeof v === 'number' ? 'num' : undefined }, cell(t.columns[i], v))))))
       : h('p', { class: 'muted' }, 'Nothing in this range.')));
-  page('analytics', h('h1', {}, 'Analytics'), range, cards, charts, tables);
+  page('analytics', h('h1', {}, 'Analytics'), range, cards, charts, ...tables);
 }
 
 export async function setup() {

@@ -200,7 +200,8 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
     })()`);
     assert.ok(Number(await painted.jsonValue()) > 100);
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10_000 }), page.click('button[data-csv="types"]')]).catch(async (error: unknown) => {
-      throw new Error(`no download: ${String(error)}; page errors: ${pageErrors.join(' | ')}; beside the button: ${await page.textContent('#table-types .csv')}`);
+      await page.screenshot({ path: join(SHOTS, 'debug-download.png'), fullPage: true });
+      throw new Error(`no download: ${String(error)}; at ${page.url()}; page errors: ${pageErrors.join(' | ')}; beside the button: ${await page.locator('[data-csv="types"]').count()}`);
     });
     const csv = parseCsv(readFileSync(await download.path(), 'utf8'));
     assert.deepEqual(csv[0], ['type', 'messages', 'delivered', 'failed', 'undelivered', 'delivery_rate', 'segments', 'estimated_cost_usd']);
