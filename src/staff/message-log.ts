@@ -181,6 +181,9 @@ function decision(row: { status: string; reason: string | null; holdUntil: Date 
   return { title: reason ? 'sent now, after waiting' : 'sent now', detail: why };
 }
 
+const STEP_ORDER = ['created', 'policy', 'attempt', 'status', 'error'];
+const STATUS_ORDER = ['pending', 'queued', 'sending', 'retrying', 'sent', 'delivered', 'undelivered', 'failed', 'expired', 'canceled'];
+
 /** The message and its timeline; an unknown id is 404. */
 export async function messageTimeline(db: Queryable, config: Pick<Config, 'limits'>, id: string): Promise<MessageTimeline> {
   const missing = new AppError('not_found', 'No message with this id. The message log lists them.');
@@ -231,7 +234,9 @@ export async function messageTimeline(db: Queryable, config: Pick<Config, 'limit
   const explained = sms.errorCode === null ? undefined : explainTwilioError(sms.errorCode);
   const error = sms.errorCode === null ? null : { code: sms.errorCode, title: explained?.title ?? sms.errorMessage ?? 'Unknown error', fix: explained?.fix ?? 'No explanation on file for this code: look it up at twilio.com/docs/api/errors.' };
   if (error) steps.push({ at: at(sms.updatedAt), kind: 'error', title: `error ${error.code}: ${error.title}`, detail: error.fix });
-  steps.sort((a, b) => a.at.localeCompare(b.at));
+  // Steps of one instant (a held test clock, a fast simulator) in the order they happen.
+  const order = (step: TimelineStep) => STEP_ORDER.indexOf(step.kind) * 100 + STATUS_ORDER.findIndex((status) => step.kind === 'status' && step.title.startsWith(`status ${status}`));
+  steps.sort((a, b) => a.at.localeCompare(b.at) || order(a) - order(b));
   return {
     message: {
       id: sms.id, channel: 'sms', type: sms.type, lane: laneOf('sms', sms.type), customer: owner?.username ?? null,

@@ -1,10 +1,14 @@
-// The admin console in a real browser (Debian's chromium driven by playwright-core, headless, no
-// network beyond loopback): a staff member signs in through the page with the SMS code the
-// simulator received, sees the overview chart with a bar for each day's messages, edits a
-// template with its live segment count and saves it. Leaves a screenshot of the overview in
-// .tmp/console-overview.png. Skips when /usr/bin/chromium is missing, except in CI, where it fails.
+// The staff console in a real browser (Debian's chromium driven by playwright-core, headless, no
+// network beyond loopback): a staff member signs in with the SMS code, sees the Chart.js charts
+// drawn, finds a customer by the last 4 of the phone, changes the number (an invalid one first:
+// the inline error), the simulator receives the notices to the old and the new number, the
+// message's timeline opens, the audit entry of the change reads right, analytics draws its chart
+// and its CSV downloads and parses, the setup page sends a test SMS, a template is edited beside
+// the version in force. A customer reaches no staff page or data. Screenshots of every page at
+// laptop and phone width go to test-results/ (git-ignored). Skips when /usr/bin/chromium is
+// missing, except in CI, where it fails.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +19,7 @@ import { smsMessages } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { activeTemplate } from '../../src/notifications/templates/store.ts';
-import { createUser } from '../../src/users/users.ts';
+import { createUser, findUserById } from '../../src/users/users.ts';
 import { createTestContext, eventually, HeldClock, type TestContext } from '../helpers/context.ts';
 import { codeIn, inbox, nextSms, PASSWORD } from '../helpers/customers.ts';
 import { addCustomer, notify, setClock } from '../notifications/pipeline-fixture.ts';
@@ -24,38 +28,70 @@ const CHROMIUM = '/usr/bin/chromium';
 const missing = !existsSync(CHROMIUM);
 const inCi = process.env.CI === 'true';
 const SKIP = `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) to run the admin console browser test`;
-const SCREENSHOT = join(import.meta.dirname, '../../.tmp/console-overview.png');
+const SHOTS = join(import.meta.dirname, '../../test-results');
 const STAFF_PHONE = '+14155559100';
+const CUSTOMER_PHONE = '+14155559101';
+const NEW_PHONE = '+14155559107';
 
-/** Waits until the element's text matches. */
+/** Waits until an element matching the selector has the text. */
 async function textShows(page: Page, selector: string, text: RegExp): Promise<void> {
   await page.locator(selector, { hasText: text }).first().waitFor({ state: 'attached' });
 }
 
-describe('admin console in a browser', { skip: missing && !inCi ? SKIP : false }, () => {
+/** RFC 4180 CSV into rows (quoted cells, doubled quotes, CRLF). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; } else if (c === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; i++; } else cell += c;
+  }
+  return rows;
+}
+
+describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }, () => {
   let t: TestContext;
   let app: FastifyInstance;
   let browser: Browser;
   let page: Page;
   let baseUrl: string;
   const cspViolations: string[] = [];
+  const pageErrors: string[] = [];
+  const offsite: string[] = [];
   const clock = new HeldClock('2026-11-24T15:00:00Z');
+
+  /** A full-page screenshot at laptop width and at phone width. */
+  async function shoot(name: string): Promise<void> {
+    await page.screenshot({ path: join(SHOTS, `${name}-laptop.png`), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: join(SHOTS, `${name}-phone.png`), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
 
   before(async () => {
     if (missing) assert.fail(`${SKIP} (CI=true: the browser test must run in CI)`);
+    mkdirSync(SHOTS, { recursive: true });
     t = await createTestContext({ clock });
     await startWorker(t.ctx);
     app = buildApp(t.ctx);
     await app.listen({ port: 0, host: '127.0.0.1' });
     baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
     page.on('console', (message) => {
       if (/Content Security Policy|Refused to/i.test(message.text())) cspViolations.push(message.text());
+      if (message.type() === 'error') pageErrors.push(message.text());
     });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('response', (response) => { if (response.status() >= 400) pageErrors.push(`${response.status()} ${response.url()}`); });
+    page.on('request', (request) => { if (!request.url().startsWith(baseUrl) && !request.url().startsWith('blob:') && !request.url().startsWith('data:')) offsite.push(request.url()); });
   });
   after(async () => {
     await browser?.close();
@@ -63,91 +99,165 @@ describe('admin console in a browser', { skip: missing && !inCi ? SKIP : false }
     await t?.close();
   });
 
-  it('signs staff in with the SMS code, shows the messages chart, and saves an edited template', async () => {
-    // Yesterday two alerts, today three: sent through the real pipeline to the simulator.
-    const customer = await addCustomer(t, { phone: '+14155559101' });
+  it('does the whole SMS job: charts, a phone change with its notices, timeline, audit, analytics CSV, setup test SMS, templates', async () => {
+    // Yesterday two alerts, today three, sent through the real pipeline to the simulator.
+    const customer = await addCustomer(t, { phone: CUSTOMER_PHONE });
+    const username = (await findUserById(t.ctx.db, customer.id))?.username ?? '';
     await notify(t, customer.id, 'test_message');
     await notify(t, customer.id, 'test_message');
-    await eventually(() => (inbox(t, '+14155559101').length === 2 ? true : undefined), 10_000, 'two SMS yesterday');
+    await eventually(() => (inbox(t, CUSTOMER_PHONE).length === 2 ? true : undefined), 10_000, 'two SMS yesterday');
     setClock(clock, '2026-11-25T15:00:00Z');
     for (let i = 0; i < 3; i++) await notify(t, customer.id, 'test_message');
-    await eventually(async () => {
-      const delivered = await t.ctx.db.select({ id: smsMessages.id }).from(smsMessages).where(eq(smsMessages.status, 'delivered'));
-      return delivered.length === 5 ? true : undefined;
-    }, 20_000, 'five SMS delivered');
+    await eventually(async () => ((await t.ctx.db.select({ id: smsMessages.id }).from(smsMessages).where(eq(smsMessages.status, 'delivered'))).length === 5 ? true : undefined), 20_000, 'five SMS delivered');
     await createUser(t.ctx, { username: 'olga', password: PASSWORD, phone: STAFF_PHONE, isStaff: true });
 
-    await page.goto(`${baseUrl}/admin`);
+    await page.goto(`${baseUrl}/admin/accounts/userprofile/`);
+    await page.waitForSelector('#password-form:not([hidden])');
+    await shoot('sign-in');
     await page.fill('#username', 'olga');
     await page.fill('#password', PASSWORD);
     const seen = inbox(t, STAFF_PHONE).length;
     await page.click('#password-submit');
     await page.waitForSelector('#code-form:not([hidden])');
     assert.match(await page.textContent('#code-sent') ?? '', /sent a 6-digit code by SMS to \*\*\*9100\./);
-    const code = codeIn(await nextSms(t, STAFF_PHONE, seen, /login code is/, 'the staff login code'));
-    await page.fill('#code', code);
+    await page.fill('#code', codeIn(await nextSms(t, STAFF_PHONE, seen, /login code is/, 'the staff login code')));
     await page.click('#code-submit');
 
-    // Overview: a bar per day of the last 14; yesterday's holds exactly its two messages.
-    await page.waitForSelector('#messages-chart svg g.bar rect');
-    const bars = await Promise.all((await page.locator('#messages-chart g.bar').all()).map(async (bar) => ({
-      day: await bar.getAttribute('data-day'), count: Number(await bar.getAttribute('data-count')), rects: await bar.locator('rect').count(),
-    })));
-    assert.equal(bars.length, 14);
-    assert.deepEqual(bars.find((b) => b.day === '2026-11-24'), { day: '2026-11-24', count: 2, rects: 1 });
-    const today = bars.find((b) => b.day === '2026-11-25');
-    assert.ok(today && today.count >= 4, `today has the three alerts and the login code (${JSON.stringify(today)})`);
-    assert.equal(bars.filter((b) => b.count > 0).length, 2, 'no bars on days without messages');
-    assert.ok(await page.$('#rate-chart circle.rate-point[data-day="2026-11-24"]'), 'a delivery-rate point for yesterday');
-    assert.match(await page.textContent('#view') ?? '', /daily spend cap/);
-    const text = await page.textContent('body') ?? '';
-    assert.ok(!text.includes(STAFF_PHONE) && !text.includes('4155559101'), 'no full phone number on the page');
-    mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    // The address asked for before signing in: the profile list. Find the customer by the last 4.
+    await page.waitForSelector('#view[data-page="profiles"] #profile-search');
+    await page.fill('#profile-search', '9101');
+    await page.press('#profile-search', 'Enter');
+    await page.waitForURL(/\/admin\/accounts\/userprofile\/\?q=9101$/);
+    await page.waitForSelector(`#profile-list tr[data-user="${username}"]`);
+    assert.equal(await page.locator('#profile-list tbody tr').count(), 1);
+    assert.match(await page.textContent('#profile-list') ?? '', /\*\*\*9101/);
+    await shoot('profiles');
+    await page.click(`#profile-list tr[data-user="${username}"] a`);
+    await page.waitForSelector('#phone-form');
+    assert.match(page.url(), new RegExp(`/admin/accounts/userprofile/${customer.id}/$`));
 
-    // Templates: open one, watch the live count follow the text, save it.
+    // An invalid number first: the inline error, nothing changed.
+    await page.fill('#phone-number', '555-12');
+    await page.click('#phone-submit');
+    await textShows(page, '#phone-error', /Invalid Phone Number/);
+    assert.equal(await page.getAttribute('#phone-number', 'aria-invalid'), 'true');
+    await shoot('profile-invalid');
+    await page.fill('#phone-number', '(415) 555-9107');
+    await page.click('#phone-submit');
+    await textShows(page, '#profile-result', /Number changed/);
+    assert.match(await page.textContent('#profile-facts') ?? '', /\*\*\*9107.*Verified\s*no/s);
+    const notice = /phone number was changed to one ending 9107/;
+    await nextSms(t, CUSTOMER_PHONE, 5, notice, 'the notice to the old number');
+    await nextSms(t, NEW_PHONE, 0, notice, 'the notice to the new number');
+    await shoot('profile');
+
+    // The notice to the old number, in the message log, and its timeline.
+    await page.click('a[href^="/admin/messages/?customer="]');
+    await page.waitForSelector('#message-list');
+    await page.selectOption('#filter-status', 'delivered');
+    await page.fill('#filter-type', 'phone_changed');
+    await page.click('.filters button[type="submit"]');
+    await page.waitForURL(/status=delivered/);
+    await eventually(async () => ((await page.locator('#message-list tbody tr').count()) === 2 ? true : undefined), 10_000, 'both notices in the log').catch(async () => {
+      await page.reload();
+      await page.waitForSelector('#message-list tbody tr');
+    });
+    assert.match(await page.textContent('#message-list') ?? '', /\*\*\*9101/);
+    await shoot('messages');
+    await page.locator('#message-list tbody tr', { hasText: '***9101' }).locator('a').click();
+    await page.waitForSelector('#timeline');
+    const kinds = await Promise.all((await page.locator('#timeline li').all()).map((li) => li.getAttribute('data-kind')));
+    for (const kind of ['created', 'policy', 'attempt', 'status']) assert.ok(kinds.includes(kind), `a ${kind} step in ${kinds.join(', ')}`);
+    assert.match(await page.textContent('#timeline') ?? '', /status delivered/);
+    await shoot('message-timeline');
+
+    // The audit entry of the change.
+    await page.click('nav a[data-page="audit"]');
+    await page.waitForSelector('#audit-list');
+    const entry = page.locator('#audit-list tr[data-action="phone.changed"]').first();
+    assert.match(await entry.textContent() ?? '', /olga.*staff.*phone\.changed.*user:.*phone: \*\*\*9101.*phone: \*\*\*9107; verified: false/s);
+    await shoot('audit');
+
+    // Overview: the Chart.js bar chart holds exactly yesterday's two messages.
+    await page.click('nav a[data-page="overview"]');
+    await page.waitForSelector('#messages-canvas');
+    const bars = await page.waitForFunction(`(() => {
+      const chart = window.Chart.getChart(document.getElementById('messages-canvas'));
+      if (!chart) return undefined;
+      const i = chart.data.labels.indexOf('11-24');
+      return chart.data.datasets.reduce((sum, d) => sum + (d.data[i] ?? 0), 0);
+    })()`);
+    assert.equal(await bars.jsonValue(), 2);
+    await shoot('overview');
+
+    // Analytics: the chart is drawn (pixels on the canvas), and a table's CSV downloads and parses.
+    await page.click('nav a[data-page="analytics"]');
+    await page.waitForSelector('#analytics-daily-canvas');
+    const painted = await page.waitForFunction(`(() => {
+      const canvas = document.getElementById('analytics-daily-canvas');
+      const pixels = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data;
+      return pixels && pixels.some((v, i) => i % 4 === 3 && v > 0) ? canvas.width : undefined;
+    })()`);
+    assert.ok(Number(await painted.jsonValue()) > 100);
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10_000 }), page.click('button[data-csv="types"]')]).catch(async (error: unknown) => {
+      await page.screenshot({ path: join(SHOTS, 'debug-download.png'), fullPage: true });
+      throw new Error(`no download: ${String(error)}; at ${page.url()}; page errors: ${pageErrors.join(' | ')}; beside the button: ${await page.locator('[data-csv="types"]').count()}`);
+    });
+    const csv = parseCsv(readFileSync(await download.path(), 'utf8'));
+    assert.deepEqual(csv[0], ['type', 'messages', 'delivered', 'failed', 'undelivered', 'delivery_rate', 'segments', 'estimated_cost_usd']);
+    const testRow = csv.find((r) => r[0] === 'test_message');
+    assert.equal(testRow?.[1], '5', 'the five test messages');
+    await shoot('analytics');
+
+    // Setup: the checks of --check-setup, the webhook URLs, and a test SMS to a typed number.
+    await page.click('nav a[data-page="setup"]');
+    await page.waitForSelector('#setup-checks li');
+    assert.match(await page.textContent('#setup-checks') ?? '', /Twilio credentials|credentials/i);
+    await page.fill('#test-phone', '(415) 555-9120');
+    await page.click('#test-submit');
+    await textShows(page, '#test-result', /Test SMS queued to \*\*\*9120/);
+    assert.match(await nextSms(t, '+14155559120', 0, /test message/, 'the test SMS'), /SMS works/);
+    await shoot('setup');
+
+    // Templates: grouped by type, filtered, and the draft beside the version in force.
     await page.click('nav a[data-page="templates"]');
+    await page.waitForSelector('.template-group');
+    await page.selectOption('#filter-language', 'es');
+    await page.waitForURL(/language=es/);
+    await page.waitForSelector('.template-group');
+    assert.equal(await page.locator('tr[data-template$="/en/sms"]').count(), 0, 'only Spanish templates');
+    await page.selectOption('#filter-language', '');
+    await page.waitForSelector('tr[data-template="transaction/en/sms"]');
+    await shoot('templates');
     await page.click('tr[data-template="transaction/en/sms"] a');
     await page.waitForSelector('#template-body');
-    const body = 'DominionTrust: {amount} at {merchant}, account ending {account_last4}. Balance {balance}. Not you? Call the number on your card. Reply STOP to opt out of these alerts, HELP for help.';
-    await page.fill('#template-body', body);
-    await textShows(page, '#preview-facts', /^2 segments/);
-    assert.match(await page.textContent('#preview-text') ?? '', /^DominionTrust: -\$45\.20 at Corner Cafe, account ending 4821\./);
-    assert.match(await page.textContent('#preview-warning') ?? '', /needs 2 segments/);
     await page.fill('#template-body', 'DominionTrust: {amount} at {merchant}, acct {account_last4}. Bal {balance}.');
     await textShows(page, '#preview-facts', /^1 segment ·/);
     await page.click('#save');
     await textShows(page, '#save-result', /^Saved as version 1\./);
-    assert.match(await page.textContent('#save-result') ?? '', /1 segment · GSM-7 · \$0\.0075 per send/);
-    await page.waitForSelector('#history tr');
-    assert.match(await page.textContent('#history') ?? '', /v1.*olga/);
-    await textShows(page, '#sending', /^Now sending version 1, saved /);
-    await page.screenshot({ path: join(SCREENSHOT, '../console-template.png'), fullPage: true });
-    const saved = await activeTemplate(t.ctx.db, 'transaction', 'en', 'sms');
-    assert.deepEqual([saved.version, saved.body], [1, 'DominionTrust: {amount} at {merchant}, acct {account_last4}. Bal {balance}.']);
+    await textShows(page, '#in-force-text', /acct \{account_last4\}/);
+    assert.equal((await activeTemplate(t.ctx.db, 'transaction', 'en', 'sms')).version, 1);
+    await shoot('template-editor');
 
-    // An unknown variable is refused on the page, with the server's explanation.
-    await page.fill('#template-body', 'DominionTrust: {amount} at {shop}.');
-    await textShows(page, '#preview-error', /\{shop\} is an unknown variable/);
-    await page.click('#save');
-    await textShows(page, '#save-result.error', /\{shop\} is an unknown variable/);
-
-    // Held & skipped and settings pages draw, with credentials as last 4 only.
-    await page.click('nav a[data-page="settings"]');
-    await page.waitForSelector('#settings');
-    const settings = await page.textContent('#settings') ?? '';
-    assert.match(settings, /Auth token…cdef/);
-    assert.ok(!settings.includes(t.config.twilio.authToken));
-    await page.click('nav a[data-page="notifications"]');
-    await page.waitForSelector('#view[data-page="notifications"]');
-    await page.screenshot({ path: join(SCREENSHOT, '../console-held.png'), fullPage: true });
-    assert.deepEqual(cspViolations, [], 'the page runs under its CSP without violations');
+    for (const [name, selector] of [['notifications', '#view[data-page="notifications"] h1'], ['settings', '#settings']] as const) {
+      await page.click(`nav a[data-page="${name}"]`);
+      await page.waitForSelector(selector);
+      await shoot(name);
+    }
+    assert.match(await page.textContent('#settings') ?? '', /Auth token…cdef/);
+    const text = await page.textContent('body') ?? '';
+    assert.ok(!text.includes(t.config.twilio.authToken) && !text.includes('4155559107') && !text.includes(STAFF_PHONE), 'no secret or full number on the page');
+    assert.deepEqual(cspViolations, [], 'every page runs under its CSP without violations');
+    assert.deepEqual(offsite, [], 'no request leaves the server');
   });
 
-  it('turns a customer away from the console and ends their session', async () => {
+  it('a customer reaches no staff page or data', async () => {
     await createUser(t.ctx, { username: 'carl', password: PASSWORD, phone: '+14155559102' });
     await page.click('#sign-out');
     await page.waitForSelector('#password-form:not([hidden])');
+    await page.goto(`${baseUrl}/admin/audit/`);
+    await page.waitForSelector('#password-form:not([hidden])');
+    assert.equal(await page.isVisible('#view'), false, 'no page without a session');
     await page.fill('#username', 'carl');
     await page.fill('#password', PASSWORD);
     const seen = inbox(t, '+14155559102').length;
@@ -158,5 +268,19 @@ describe('admin console in a browser', { skip: missing && !inCi ? SKIP : false }
     await textShows(page, '#sign-in-error', /for bank staff only/);
     assert.equal(await page.evaluate('sessionStorage.getItem("dominion.staffToken")'), null);
     assert.equal(await page.isVisible('#view'), false);
+    assert.equal(await page.textContent('#view'), '', 'nothing of a staff page in the document');
+    // Even with a customer token planted by hand, every staff page answers with the sign-in.
+    const session = await app.inject({ method: 'POST', url: '/api/login', payload: { username: 'carl', password: PASSWORD } });
+    const seen2 = inbox(t, '+14155559102').length;
+    const code = codeIn(await nextSms(t, '+14155559102', seen2 - 1, /login code is/, 'another code'));
+    const verified = await app.inject({ method: 'POST', url: '/api/login/verify', payload: { challengeId: session.json<{ challengeId: string }>().challengeId, code } });
+    const token = verified.json<{ token: string }>().token;
+    await page.evaluate((value) => { sessionStorage.setItem('dominion.staffToken', value); }, token);
+    for (const path of ['/admin/accounts/userprofile/', '/admin/messages/', '/admin/audit/', '/admin/analytics/', '/admin/setup/']) {
+      await page.evaluate((value) => { sessionStorage.setItem('dominion.staffToken', value); }, token);
+      await page.goto(`${baseUrl}${path}`);
+      await textShows(page, '#sign-in-error', /Only bank staff/);
+      assert.equal(await page.textContent('#view'), '', `${path} shows nothing`);
+    }
   });
 });
