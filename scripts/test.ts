@@ -27,6 +27,14 @@ async function postgresReachable(): Promise<string | undefined> {
   }
 }
 
+// Every test process (and every `dominion` child it starts) loads about 1,200 modules: Node's compile
+// cache and a faster resolver for drizzle-orm (test/helpers/fast-resolve.ts) halve what that costs.
+const root = join(import.meta.dirname, '..');
+const nodeStart = {
+  NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(root, '.tmp/compile-cache'),
+  NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${join(root, 'test/helpers/fast-resolve.ts')}`].filter(Boolean).join(' '),
+};
+
 let failed = false;
 for (const engine of engines) {
   if (engine === 'postgres') {
@@ -46,7 +54,7 @@ for (const engine of engines) {
   const recordDir = join(import.meta.dirname, '../.tmp', `record-${engine}`);
   rmSync(recordDir, { recursive: true, force: true });
   mkdirSync(recordDir, { recursive: true });
-  const env = { ...process.env, TEST_ENGINE: engine, DOMINION_TEST_RECORD_DIR: recordDir };
+  const env = { ...process.env, ...nodeStart, TEST_ENGINE: engine, DOMINION_TEST_RECORD_DIR: recordDir };
   let run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files], {
     stdio: 'inherit',
     env,

@@ -109,6 +109,8 @@ const envSchema = z.object({
   SMS_ALLOWED_COUNTRIES: countryList.optional(),
   SMS_PRICE_PER_SEGMENT: z.coerce.number().min(0).max(10).default(0.0075),
   SMS_PRICE_OVERRIDES: priceOverrides.optional(),
+  VOICE_PRICE_PER_MINUTE: z.coerce.number().min(0).max(10).default(0.014),
+  CODE_SEND_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1500),
   SMS_USER_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10),
   SMS_USER_DAILY_LIMIT: z.coerce.number().int().min(0).default(30),
   SMS_GLOBAL_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10_000),
@@ -127,8 +129,20 @@ const envSchema = z.object({
   SUSPICIOUS_TRANSFER_MINOR: z.coerce.number().int().min(1).default(100_000),
   LOGIN_IP_LIMIT: z.coerce.number().int().min(0).default(20),
   REGISTER_IP_LIMIT: z.coerce.number().int().min(0).default(20),
+  PHONE_CHANGE_COOLING_OFF: z.string().trim().toLowerCase().default('24h')
+    .pipe(z.string().regex(/^\d{1,6}(ms|s|m|h|d)?$/, 'must be a duration: a number with s, m, h or d, e.g. 24h, 90m, or 0 for none'))
+    .transform(durationMs),
   TRUST_PROXY: trustProxy,
+  PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
+  NODE_ENV: optionalText,
 });
+
+/** "24h", "90m", "30s", "2d", "500ms" or bare seconds, as milliseconds. */
+function durationMs(text: string): number {
+  const [, digits, unit] = /^(\d+)([a-z]*)$/.exec(text) ?? [];
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit || 's'] ?? 1000;
+  return Number(digits) * factor;
+}
 
 const EXAMPLES: Record<string, string> = {
   TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
@@ -149,6 +163,8 @@ const EXAMPLES: Record<string, string> = {
   SMS_ALLOWED_COUNTRIES: 'US,CA,PR',
   SMS_PRICE_PER_SEGMENT: '0.0075',
   SMS_PRICE_OVERRIDES: 'CA=0.0083,GB=0.0400',
+  VOICE_PRICE_PER_MINUTE: '0.014',
+  CODE_SEND_WAIT_MS: '1500',
   SMS_USER_HOURLY_LIMIT: '10',
   SMS_USER_DAILY_LIMIT: '30',
   SMS_GLOBAL_HOURLY_LIMIT: '10000',
@@ -165,7 +181,9 @@ const EXAMPLES: Record<string, string> = {
   SUSPICIOUS_TRANSFER_MINOR: '100000',
   LOGIN_IP_LIMIT: '20',
   REGISTER_IP_LIMIT: '20',
+  PHONE_CHANGE_COOLING_OFF: '24h',
   TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
+  PASSWORD_HASH_COST: '15',
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
@@ -214,6 +232,16 @@ export interface Config {
   defaultRegion: CountryCode;
   smsAllowedCountries: readonly CountryCode[];
   pricing: { pricePerSegment: number; perCountry: Record<string, number> };
+  voice: {
+    /** Estimated USD per started minute of a code call (Twilio US outbound: about 0.014); a code call is counted as one minute, in the daily spend too. */
+    pricePerMinute: number;
+    /**
+     * How long sign-in and transfer confirmation wait for Twilio's answer to the code SMS before
+     * answering (0 = not at all), so a refused code (21610) is told at once; the client can
+     * always ask again at POST /api/login/status. Default 1500.
+     */
+    codeSendWaitMs: number;
+  };
   /** Limits of notification SMS and codes, counted in PostgreSQL so they hold across workers. 0 = no limit. */
   limits: SmsLimits;
   email: {
@@ -251,6 +279,13 @@ export interface SecurityRules {
   loginIpLimit: number;
   /** POST /api/register requests per IP address per 10 minutes. Default 20; 0 = no limit. */
   registerIpLimit: number;
+  /**
+   * After a phone number changes, large transfers and transfers to new payees wait this long
+   * (PHONE_CHANGE_COOLING_OFF, default 24h; 0 = none): the usual defence against SIM swaps.
+   */
+  phoneChangeCoolingOffMs: number;
+  /** scrypt cost of new password hashes, log2 N (N = 2^15 by default, 32 MiB); below 15 only with NODE_ENV=test. */
+  passwordHashCost: number;
 }
 
 export interface SmsLimits {
@@ -336,6 +371,10 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.PUBLIC_BASE_URL && e.PUBLIC_BASE_URL !== 'off' && smsProvider === 'twilio' && !e.TWILIO_AUTH_TOKEN) {
     issues.push({ variable: 'TWILIO_AUTH_TOKEN', problem: 'required when PUBLIC_BASE_URL is set: Twilio signs its webhooks (X-Twilio-Signature) with the auth token' });
   }
+  // Below OWASP's scrypt minimum only where nothing real is stored: the test suite's fast hashes.
+  if (e.PASSWORD_HASH_COST < 15 && e.NODE_ENV !== 'test') {
+    issues.push({ variable: 'PASSWORD_HASH_COST', problem: `${e.PASSWORD_HASH_COST} is below OWASP's scrypt minimum of 15 (allowed only with NODE_ENV=test)` });
+  }
   if (issues.length) {
     throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
@@ -373,6 +412,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     defaultRegion: e.DEFAULT_REGION as CountryCode,
     smsAllowedCountries: (e.SMS_ALLOWED_COUNTRIES as CountryCode[] | undefined) ?? DEFAULT_ALLOWED_COUNTRIES,
     pricing: { pricePerSegment: e.SMS_PRICE_PER_SEGMENT, perCountry: e.SMS_PRICE_OVERRIDES ?? {} },
+    voice: { pricePerMinute: e.VOICE_PRICE_PER_MINUTE, codeSendWaitMs: e.CODE_SEND_WAIT_MS },
     limits: {
       userHourly: e.SMS_USER_HOURLY_LIMIT,
       userDaily: e.SMS_USER_DAILY_LIMIT,
@@ -391,6 +431,8 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       suspiciousTransferMinor: e.SUSPICIOUS_TRANSFER_MINOR,
       loginIpLimit: e.LOGIN_IP_LIMIT,
       registerIpLimit: e.REGISTER_IP_LIMIT,
+      phoneChangeCoolingOffMs: e.PHONE_CHANGE_COOLING_OFF,
+      passwordHashCost: e.PASSWORD_HASH_COST,
     },
     trustProxy: e.TRUST_PROXY,
   };

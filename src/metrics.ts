@@ -23,6 +23,10 @@ export interface Metrics {
   readonly smsQueuedSegments: Counter<'type'>;
   /** Estimated USD cost of the notification SMS the pipeline queued, by type (what the spend cap counts). */
   readonly smsQueuedCost: Counter<'type'>;
+  /** Code calls handed to the provider, by type and resulting status. */
+  readonly voiceCalls: Counter<'type' | 'status'>;
+  /** Estimated USD cost of code calls placed (VOICE_PRICE_PER_MINUTE x one minute each). */
+  readonly voiceEstimatedCost: Counter<'type'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -64,6 +68,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     smsQueuedCost: new Counter({
       name: 'dominion_sms_queued_estimated_cost_usd_total',
       help: 'Estimated USD cost of the SMS the notification pipeline queued, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    voiceCalls: new Counter({
+      name: 'dominion_voice_calls_total',
+      help: 'Code calls handed to the provider, by type and resulting status',
+      labelNames: ['type', 'status'],
+      registers: [registry],
+    }),
+    voiceEstimatedCost: new Counter({
+      name: 'dominion_voice_estimated_cost_usd_total',
+      help: 'Estimated USD cost of code calls placed',
       labelNames: ['type'],
       registers: [registry],
     }),

@@ -79,4 +79,12 @@ describe('configuration', () => {
     assert.equal(config.port, 9100);
     assert.equal(config.defaultRegion, 'US');
   });
+
+  it('keeps the password hash cost at OWASP\'s minimum or above, except for the test suite', () => {
+    assert.equal(loadConfig({}, NO_FILE).security.passwordHashCost, 15);
+    assert.equal(loadConfig({ PASSWORD_HASH_COST: '17' }, NO_FILE).security.passwordHashCost, 17);
+    assert.equal(loadConfig({ PASSWORD_HASH_COST: '10', NODE_ENV: 'test' }, NO_FILE).security.passwordHashCost, 10);
+    assert.match(configError({ PASSWORD_HASH_COST: '10' }).message, /PASSWORD_HASH_COST: 10 is below OWASP's scrypt minimum of 15/);
+    assert.match(configError({ PASSWORD_HASH_COST: '9', NODE_ENV: 'test' }).message, /PASSWORD_HASH_COST/);
+  });
 });

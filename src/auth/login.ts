@@ -21,6 +21,10 @@ import { createSession, rememberDevice, type Device } from './sessions.ts';
 import { checkLoginCountry } from './suspicious.ts';
 import { checkTotpForLogin } from './totp.ts';
 import { checkLoginCode, createLoginChallenge } from './two-factor.ts';
+import { awaitCodeSms, describeCodeDelivery, phoneCodeProblem, type CodeChannel, type CodeDelivery } from './code-delivery.ts';
+import { preferredCodeDelivery } from '../notifications/choices.ts';
+import { maskPhoneNumber } from '../sms/phone.ts';
+import { queueCodeCall } from '../voice/code-call.ts';
 
 export const RESEND_POLICY = { cooldownMs: 30_000, maxResends: 3, windowMs: 10 * 60_000 } as const;
 
@@ -29,11 +33,18 @@ type LoginContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
 /** Where the code went; the challenge id is what the code is checked against. */
 export interface LoginStarted {
   challengeId: string;
-  /** Last four digits only, e.g. ***2671; absent when no SMS was sent (see startLogin). */
+  /** Last four digits only, e.g. ***2671; absent when no code was sent (see startLogin). */
   destination?: string;
-  /** False when the customer said they will use their authenticator or a backup code. */
+  /**
+   * True only while the code SMS is on its way: false when the customer chose another factor, when
+   * the number cannot take SMS (opted out, unreachable) or when Twilio refused it.
+   */
   smsSent: boolean;
+  /** How the code travels: sms, voice (a call reads it), or none. */
+  channel: CodeChannel;
   expiresAt: Date;
+  /** What became of the code and, when it will not arrive, what to do instead. */
+  delivery: CodeDelivery;
 }
 
 export interface LoginCompleted {
@@ -50,8 +61,9 @@ const AGAIN = 'Sign in again to get a new one.';
 
 const wrongCredentials = () => new AppError('unauthenticated', 'Wrong username or password.');
 
-// Compared against when the username is unknown, so the answer takes as long as a real check.
-let dummyHash: Promise<string> | undefined;
+// Compared against when the username is unknown, so the answer takes as long as a real check
+// (one per hash cost, so the decoy costs what a stored hash costs).
+const dummyHashes = new Map<number, Promise<string>>();
 
 /**
  * Checks the password and sends a login code to the customer's phone; or, when the customer said
@@ -68,8 +80,10 @@ export async function startLogin(
     .leftJoin(userProfiles, eq(userProfiles.userId, users.id))
     .where(eq(users.username, input.username));
   if (!user) {
-    dummyHash ??= hashPassword('not a real password, only a timing decoy');
-    await verifyPassword(input.password, await dummyHash);
+    const cost = ctx.config.security.passwordHashCost;
+    const decoy = dummyHashes.get(cost) ?? hashPassword('not a real password, only a timing decoy', cost);
+    dummyHashes.set(cost, decoy);
+    await verifyPassword(input.password, await decoy);
     throw wrongCredentials();
   }
   await requireNotLocked(ctx.db, user.id, ctx.clock.now());
@@ -80,8 +94,9 @@ export async function startLogin(
   if (!user.isActive) {
     throw new AppError('account_inactive', 'Account not active yet: confirm your phone number with the code we sent when you registered.');
   }
-  const sms = (input.secondFactor ?? 'sms') === 'sms';
-  return sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip, sms });
+  // "Call me instead": a customer who chose voice gets their codes read by a call.
+  const channel: CodeChannel = (input.secondFactor ?? 'sms') !== 'sms' ? 'none' : (await preferredCodeDelivery(ctx.db, user.id)) === 'voice' ? 'voice' : 'sms';
+  return sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip, channel });
 }
 
 interface LoginAttempt {
@@ -89,9 +104,12 @@ interface LoginAttempt {
   isResend: boolean;
   device: Device;
   ip: string;
-  /** False: the challenge is made without its SMS. */
-  sms: boolean;
+  /** none: the challenge is made without a code message (another factor will answer it). */
+  channel: CodeChannel;
 }
+
+/** The route that asks for a sign-in code by call. */
+const CALL_ROUTE = 'POST /api/login/call';
 
 async function sendCode(
   ctx: LoginContext, userId: string, login: LoginAttempt, replaces?: string,
@@ -100,18 +118,31 @@ async function sendCode(
   if (!user) throw new AppError('not_found', 'No such user.');
   const destination = normaliseUserPhone(ctx.config, requirePhoneNumber(user));
   const now = ctx.clock.now();
+  // A number that is opted out or unreachable gets no code SMS that Twilio would refuse; the
+  // answer says so and offers the other ways.
+  const withheld = login.channel === 'sms' ? await phoneCodeProblem(ctx.db, destination) : undefined;
+  const attempt = withheld ? { ...login, channel: 'none' as const } : login;
+  let started: Omit<LoginStarted, 'delivery' | 'smsSent'>;
   try {
-    return await sendCodeIn(ctx, userId, destination, now, login, replaces);
+    started = await sendCodeIn(ctx, userId, destination, now, attempt, replaces);
   } catch (error) {
     if (error instanceof CodeLimitError) await recordRefusedCode(ctx, { userId, type: 'two_factor_code', error, now });
     throw error;
   }
+  if (attempt.channel === 'sms') await awaitCodeSms(ctx.db, started.challengeId, ctx.config.voice.codeSendWaitMs);
+  const delivery = await describeCodeDelivery(ctx, ctx.db, { challengeId: started.challengeId, userId, destination, withheld, callRoute: CALL_ROUTE });
+  return {
+    ...started,
+    ...(login.channel !== 'none' && { destination: maskPhoneNumber(destination) }),
+    smsSent: delivery.channel === 'sms' && delivery.problem === null,
+    delivery,
+  };
 }
 
 function sendCodeIn(
   ctx: LoginContext, userId: string, destination: string, now: Date,
   login: LoginAttempt, replaces: string | undefined,
-): Promise<LoginStarted> {
+): Promise<Omit<LoginStarted, 'delivery' | 'smsSent'>> {
   return ctx.db.transaction(async (tx) => {
     if (replaces) {
       // Only one of two resends racing for the same code wins; the other is told to use the newer code.
@@ -124,14 +155,17 @@ function sendCodeIn(
       await tx.update(otpChallenges).set({ consumedAt: now }).where(and(eq(otpChallenges.id, replaces), isNull(otpChallenges.consumedAt)));
     }
     if (login.isResend) await checkResendLimits(tx, { userId, destination, now });
-    const sent = login.sms
+    const sent = login.channel === 'sms'
       ? await createLoginChallenge(ctx, tx, { userId, destination, now, ip: login.ip })
       : await createOtpChallenge(tx, { userId, purpose: 'login', destination, now }).then((c) => ({ challengeId: c.id, destination: undefined, expiresAt: c.expiresAt }));
+    if (login.channel === 'voice') {
+      await queueCodeCall(ctx, tx, { userId, type: 'two_factor_code', to: destination, otpChallengeId: sent.challengeId, sendBefore: sent.expiresAt, ip: login.ip });
+    }
     await tx.insert(loginChallenges).values({
       challengeId: sent.challengeId, loginId: login.loginId, userId, destination, isResend: login.isResend,
       deviceFingerprint: login.device.fingerprint, deviceLabel: login.device.label, ip: login.ip, createdAt: now,
     });
-    return { challengeId: sent.challengeId, ...(sent.destination !== undefined && { destination: sent.destination }), smsSent: login.sms, expiresAt: sent.expiresAt };
+    return { challengeId: sent.challengeId, channel: login.channel, expiresAt: sent.expiresAt };
   });
 }
 
@@ -177,7 +211,37 @@ export async function resendLoginCode(ctx: LoginContext, input: { challengeId: s
     throw new RetryLaterError(`Code sent moments ago: you can ask for another in ${seconds} seconds.`, seconds);
   }
   const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
-  return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip, sms: true }, row.challengeId);
+  return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip, channel: 'sms' }, row.challengeId);
+}
+
+/**
+ * "Call me instead": a new code for a sign-in waiting for one, read by a voice call; the previous
+ * code stops working. It counts as a resend (the same limits), but a sign-in whose code could not
+ * arrive (no SMS sent, or Twilio refused it) need not wait the 30 seconds first.
+ */
+export async function callLoginCode(ctx: LoginContext, input: { challengeId: string; ip: string }): Promise<LoginStarted> {
+  const row = await requireLoginChallenge(ctx.db, input.challengeId);
+  const now = ctx.clock.now();
+  await requireNotLocked(ctx.db, row.userId, now);
+  const before = await describeCodeDelivery(ctx, ctx.db, { challengeId: row.challengeId, userId: row.userId, destination: row.destination, callRoute: CALL_ROUTE });
+  const arriving = before.channel !== 'none' && before.problem === null;
+  const wait = row.createdAt.getTime() + RESEND_POLICY.cooldownMs - now.getTime();
+  if (arriving && wait > 0) {
+    const seconds = Math.ceil(wait / 1000);
+    throw new RetryLaterError(`A code is on its way already: you can ask for a call in ${seconds} seconds.`, seconds);
+  }
+  const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
+  return sendCode(ctx, row.userId, { loginId: row.loginId, isResend: true, device, ip: input.ip, channel: 'voice' }, row.challengeId);
+}
+
+/** What became of a sign-in's code: the client asks while an SMS is on its way, since a refusal comes later. */
+export async function loginCodeStatus(ctx: LoginContext, challengeId: string): Promise<{ challengeId: string; delivery: CodeDelivery }> {
+  const row = await requireLoginChallenge(ctx.db, challengeId);
+  const withheld = (await describeCodeDelivery(ctx, ctx.db, { challengeId, userId: row.userId, destination: row.destination, callRoute: CALL_ROUTE }));
+  if (withheld.channel !== 'none') return { challengeId, delivery: withheld };
+  // No code message: say why again, from what is known of the number now.
+  const problem = await phoneCodeProblem(ctx.db, row.destination);
+  return { challengeId, delivery: await describeCodeDelivery(ctx, ctx.db, { challengeId, userId: row.userId, destination: row.destination, withheld: problem, callRoute: CALL_ROUTE }) };
 }
 
 /** How the customer proves the sign-in: the SMS code, an authenticator app code, or a backup code. */

@@ -12,6 +12,7 @@ import { recordEvent } from '../events/events.ts';
 import { CodeLimitError, recordRefusedCode } from '../notifications/send.ts';
 import { isCodeOfChallenge, OTP_POLICY, verifyOtpCode, type OtpCheck } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
+import { checkPhoneCoolingOff } from './cooling-off.ts';
 import { queueCodeChallenge } from '../otp/send-code.ts';
 import { maskPhoneNumber } from '../sms/phone.ts';
 import { findUserById, normaliseUserPhone, requirePhoneNumber } from '../users/users.ts';
@@ -131,6 +132,8 @@ export async function startTransfer(
         if (claim.transactionId) await recordRefusal(tx, claim.transactionId, error);
         return { refused: error };
       }
+      // Before any code is sent: a large transfer waits out the cooling-off after a phone change.
+      await checkPhoneCoolingOff(tx, ctx.config, { userId, from, to, amountMinor: request.amountMinor, now });
       const payee = payeeLabel(userId, to);
       const [row] = await tx.insert(pendingTransfers).values({
         userId, idempotencyKey: key, requestHash: hash, fromAccountId: request.fromAccountId, toAccountId: request.toAccountId,

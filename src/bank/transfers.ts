@@ -5,11 +5,13 @@
 import type { AppContext } from '../context.ts';
 import type { Queryable, Tx } from '../db/connection.ts';
 import { AppError } from '../errors.ts';
+import { recordAudit } from '../audit/audit.ts';
 import { checkLargeTransferAfterPasswordChange } from '../auth/suspicious.ts';
 import { recordEvent } from '../events/events.ts';
 import { findUserById } from '../users/users.ts';
 import { accountNotFound, cashAccountId, checkCurrency, lockAccounts, type AccountRow } from './accounts.ts';
 import { checkLargeTransaction, checkLowBalance } from './alerts.ts';
+import { checkPhoneCoolingOff } from './cooling-off.ts';
 import {
   checkAmount, claimIdempotencyKey, formatMinor, post, recordRefusal, recordResponse, REMEMBERED_REFUSALS, type MoneyMovement, type MoneyTransactionKind,
 } from './ledger.ts';
@@ -117,6 +119,7 @@ export async function postTransfer(
 ): Promise<MoneyMovement> {
   const { userId, transactionId, request, now } = input;
   const { from, to } = await lockTransferAccounts(tx, userId, request);
+  await checkPhoneCoolingOff(tx, ctx.config, { userId, from, to, amountMinor: request.amountMinor, now });
   if (!input.confirmed && request.amountMinor >= from.confirmationThresholdMinor) {
     // Reached only when the threshold was lowered between routing and locking: asking again routes it to confirmation.
     throw new AppError('conflict', `Transfers of ${formatMinor(from.confirmationThresholdMinor, from.currency)} or more need an SMS code: send the request again with a new Idempotency-Key.`);
@@ -208,6 +211,12 @@ export function moveCash(ctx: BankContext, kind: 'deposit' | 'withdrawal', actor
     });
     await checkLargeTransaction(ctx, tx, { account, signedAmountMinor: signed, merchant, transactionId });
     await checkLowBalance(ctx, tx, { account, balanceAfterMinor: balanceMinor, transactionId, now });
+    if (kind === 'deposit') {
+      await recordAudit(tx, {
+        actor: { kind: 'staff', userId: actorId }, action: 'deposit.made', subject: `account ending ${account.number.slice(-4)}`, subjectUserId: account.userId, at: now,
+        before: { balanceMinor: account.balanceMinor, currency: request.currency }, after: { balanceMinor, amountMinor: request.amountMinor, transactionId },
+      });
+    }
     return {
       transactionId, kind, amountMinor: request.amountMinor, currency: request.currency,
       accounts: [{ id: account.id, balanceMinor }],

@@ -81,15 +81,18 @@ export function usersCommands(program: Command): void {
   const users = program.command('users').description('manage users');
   users
     .command('set-phone')
-    .description("set a user's mobile number, where login codes and alerts go (a new number is unverified)")
+    .description("change a user's mobile number, where login codes and alerts go: the new number is unverified, the old number and the email are told, the change is audited, and large transfers and new payees wait PHONE_CHANGE_COOLING_OFF")
     .argument('<username>', 'the user')
     .argument('<number>', 'E.164, e.g. +14155552671, or a national form such as "(415) 555-2671"; "none" removes it')
     .option('--json', 'print the user as JSON')
     .action(async (username: string, number: string, flags: { json?: boolean }) => {
-      const { setPhoneNumber } = await import('../users/users.ts');
+      const { setPhoneNumber } = await import('../users/phone-number.ts');
       const phone = number.trim().toLowerCase() === 'none' ? null : number;
-      const user = await perform('/users/set-phone', { username, phone }, (ctx) => setPhoneNumber(ctx, username, phone));
+      const user = await perform('/users/set-phone', { username, phone }, (ctx) => setPhoneNumber(ctx, { username }, phone, { kind: 'cli' }));
+      const { loadConfig } = await import('../config.ts');
+      const { profilePageUrl } = await import('../users/profile-page.ts');
+      const page = profilePageUrl(loadConfig(), user.id);
       const what = user.phoneNumber ? `is now ${user.phoneNumber} (${user.phoneVerifiedAt ? 'verified' : 'not verified yet: the user confirms it with a code'})` : 'was removed';
-      console.log(flags.json ? JSON.stringify({ ok: true, user }) : `✅ ${user.username}'s phone number ${what}.`);
+      console.log(flags.json ? JSON.stringify({ ok: true, user, profilePage: page }) : `✅ ${user.username}'s phone number ${what}. The old number and the email were told; the change is in the audit log. Profile: ${page}`);
     });
 }

@@ -1,7 +1,7 @@
 // The one Drizzle schema, for embedded PGlite and PostgreSQL alike.
 // Migrations in ./drizzle are generated from it (`npm run db:generate`) and only ever added to.
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, check, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
@@ -26,6 +26,8 @@ export const userProfiles = pgTable('user_profiles', {
   language: text('language').notNull().default('en'),
   timeZone: text('time_zone').notNull().default('America/New_York'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  /** When the number last changed (any path): large transfers and new payees wait a cooling-off period after it. */
+  phoneChangedAt: timestamp('phone_changed_at', { withTimezone: true }),
 });
 
 /** A one-time code sent by SMS. Only its hash is stored. */
@@ -77,6 +79,8 @@ export const smsMessages = pgTable('sms_messages', {
 }, (t) => [
   index('sms_messages_user_idx').on(t.userId, t.createdAt),
   index('sms_messages_created_idx').on(t.createdAt),
+  // The staff message log's keyset pages: (created_at, id) descending.
+  index('sms_messages_log_idx').on(t.createdAt, t.id),
 ]);
 
 /**
@@ -133,8 +137,11 @@ export const notificationSettings = pgTable('notification_settings', {
   /** IANA zone for notifications only; null means the profile's time zone. */
   timeZone: text('time_zone'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  /** How one-time codes reach the customer: 'sms', or 'voice' (a call reads the code: "call me instead"). */
+  codeDelivery: text('code_delivery').notNull().default('sms'),
 }, (t) => [
   check('notification_settings_quiet_ck', sql`${t.quietStartMinute} between 0 and 1439 and ${t.quietEndMinute} between 0 and 1439`),
+  check('notification_settings_code_delivery_ck', sql`${t.codeDelivery} in ('sms', 'voice')`),
 ]);
 
 /** Transaction alerts held for a customer's daily summary SMS. */
@@ -187,6 +194,7 @@ export const notifications = pgTable('notifications', {
   uniqueIndex('notifications_event_uq').on(t.eventKey, t.userId, t.type, t.channel),
   index('notifications_user_idx').on(t.userId, t.createdAt),
   // The sweep's scan: notifications still open, by when they are due (src/notifications/sweep.ts).
+  index('notifications_email_log_idx').on(t.createdAt, t.id).where(sql`${t.channel} = 'email'`),
   index('notifications_open_idx').on(sql`coalesce(${t.holdUntil}, ${t.updatedAt})`).where(sql`${t.status} in ('pending', 'held', 'sending')`),
   check('notifications_channel_ck', sql`${t.channel} in ('sms', 'email')`),
   check('notifications_status_ck', sql`${t.status} in ('pending', 'held', 'sending', 'queued', 'sent', 'digested', 'skipped', 'failed')`),
@@ -502,11 +510,112 @@ export const smsInbound = pgTable('sms_inbound', {
   receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
 }, (t) => [index('sms_inbound_from_idx').on(t.fromNumber, t.receivedAt)]);
 
+/**
+ * Every change staff (or the CLI, or a customer changing their number) made, written in the
+ * transaction of the change: who, when, what, before and after, never a secret or a code.
+ * Append-only: triggers refuse UPDATE, DELETE and TRUNCATE (drizzle/0009_staff_console.sql).
+ */
+export const auditLog = pgTable('audit_log', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  /** staff (console or staff API), customer (their own API), cli (an operator at the terminal). */
+  actorKind: text('actor_kind').notNull(),
+  /** No foreign key: a row outlives its actor, and may never be rewritten by a cascade. */
+  actorId: uuid('actor_id'),
+  actorName: text('actor_name').notNull(),
+  /** e.g. phone.changed, template.saved, kyc.reviewed, deposit.made, unreachable.cleared, test_sms.sent. */
+  action: text('action').notNull(),
+  subjectUserId: uuid('subject_user_id'),
+  /** What was changed, e.g. user:alice, template:transaction/en/sms, account ending 4821. */
+  subject: text('subject').notNull(),
+  before: jsonb('before'),
+  after: jsonb('after'),
+}, (t) => [
+  index('audit_log_at_idx').on(t.at, t.id),
+  index('audit_log_subject_user_idx').on(t.subjectUserId, t.at),
+  check('audit_log_actor_kind_ck', sql`${t.actorKind} in ('staff', 'customer', 'cli')`),
+]);
+
+/** Each status an SMS went through, written by a trigger on sms_messages: the message timeline. */
+export const smsStatusHistory = pgTable('sms_status_history', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  smsMessageId: uuid('sms_message_id').notNull().references(() => smsMessages.id, { onDelete: 'cascade' }),
+  status: text('status').notNull(),
+  previousStatus: text('previous_status'),
+  errorCode: integer('error_code'),
+  at: timestamp('at', { withTimezone: true }).notNull(),
+}, (t) => [index('sms_status_history_message_idx').on(t.smsMessageId, t.at)]);
+
+/**
+ * The SMS consent record, append-only, as a bank must keep it: each time a customer agreed to SMS
+ * or withdrew, when and how (registration, a STOP or START reply, a preference in the app). The
+ * number's opt-out itself lives in phone_status; this is its history.
+ */
+export const smsConsents = pgTable('sms_consents', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  /** The customer whose number it was at the time; null when no customer had it. */
+  userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+  phoneNumber: text('phone_number').notNull(),
+  action: text('action').notNull(),
+  /** registration | sms_reply | preference. */
+  method: text('method').notNull(),
+  /** What was said or done, e.g. "replied STOP", "verified the number at registration". */
+  detail: text('detail').notNull(),
+  createdAt: createdAt(),
+  /** Order of entry, for entries of one instant. */
+  seq: bigserial('seq', { mode: 'number' }).notNull(),
+}, (t) => [
+  index('sms_consents_user_idx').on(t.userId, t.createdAt),
+  index('sms_consents_phone_idx').on(t.phoneNumber, t.createdAt),
+  check('sms_consents_action_ck', sql`${t.action} in ('granted', 'withdrawn')`),
+  check('sms_consents_method_ck', sql`${t.method} in ('registration', 'sms_reply', 'preference')`),
+]);
+
+/**
+ * The call log: one row per voice call that reads a one-time code ("call me instead", or the
+ * fallback when SMS cannot reach the number). Like sms_messages, the code is minted by the worker
+ * that places the call and is never stored; spoken_redacted has it as digits masked.
+ */
+export const voiceCalls = pgTable('voice_calls', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  /** The code's notification type, e.g. two_factor_code. */
+  type: text('type').notNull(),
+  userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+  toNumber: text('to_number').notNull(),
+  fromNumber: text('from_number'),
+  /** The language the call speaks, e.g. en, es. */
+  language: text('language').notNull(),
+  /** What the call says, with the code masked. */
+  spokenRedacted: text('spoken_redacted').notNull(),
+  otpChallengeId: uuid('otp_challenge_id').references(() => otpChallenges.id, { onDelete: 'set null' }),
+  /** Not placed after this instant (the code's expiry). */
+  sendBefore: timestamp('send_before', { withTimezone: true }),
+  /** pending -> queued/ringing/in-progress -> completed | busy | no-answer | failed | canceled; 'expired' when not placed in time. */
+  status: text('status').notNull().default('pending'),
+  twilioSid: text('twilio_sid').unique(),
+  errorCode: integer('error_code'),
+  errorMessage: text('error_message'),
+  /** Estimated USD price (VOICE_PRICE_PER_MINUTE x one minute). */
+  priceEstimate: numeric('price_estimate', { precision: 12, scale: 5 }).notNull(),
+  price: numeric('price', { precision: 12, scale: 5 }),
+  priceUnit: text('price_unit'),
+  durationSeconds: integer('duration_seconds'),
+  attempts: integer('attempts').notNull().default(0),
+  createdAt: createdAt(),
+  placedAt: timestamp('placed_at', { withTimezone: true }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  index('voice_calls_user_idx').on(t.userId, t.createdAt),
+  index('voice_calls_challenge_idx').on(t.otpChallengeId),
+]);
+
 export const schema = {
   users, userProfiles, otpChallenges, smsMessages, senderThrottle,
   notificationTemplates, notificationPreferences, notificationSettings, notificationDigestItems,
   notifications, rateLimitCounters, phoneStatus, smsDeliveryAttempts,
   devices, sessions, loginChallenges, loginFailures, loginLockouts, accounts, moneyTransactions, ledgerEntries,
   bankEvents, pendingTransfers, cards, kycSubmissions, totpCredentials, backupCodes, loginCountries, smsInbound,
+  auditLog, smsStatusHistory,
+  smsConsents, voiceCalls,
 };
 export type Schema = typeof schema;

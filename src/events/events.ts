@@ -16,7 +16,8 @@ export type BankEventType =
   | 'transfer.pending_confirmation' | 'transfer.sent' | 'transfer.received' | 'transaction.posted'
   | 'balance.low' | 'transaction.large' | 'suspicious.activity'
   | 'card.created' | 'card.blocked' | 'card.unblocked' | 'card.expiring' | 'card.expired'
-  | 'kyc.submitted' | 'kyc.approved' | 'kyc.rejected' | 'kyc.more_info_needed';
+  | 'kyc.submitted' | 'kyc.approved' | 'kyc.rejected' | 'kyc.more_info_needed'
+  | 'preferences.changed';
 
 /** JSON-safe description of the event; never a code, a password or a full card number. */
 export type EventPayload = Record<string, string | number | boolean | null>;

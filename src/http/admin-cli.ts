@@ -7,7 +7,8 @@ import { z } from 'zod';
 import type { AppContext } from '../context.ts';
 import { templatesInForce } from '../notifications/templates/store.ts';
 import { runTwilioSetup, twilioSetupRequestSchema } from '../twilio-setup/run.ts';
-import { createUser, setPhoneNumber } from '../users/users.ts';
+import { setPhoneNumber } from '../users/phone-number.ts';
+import { createUser } from '../users/users.ts';
 
 export const ADMIN_CLI_PREFIX = '/internal/cli';
 
@@ -80,7 +81,7 @@ export function adminCliRoutes(app: FastifyInstance, ctx: AppContext, token: str
   app.post(`${ADMIN_CLI_PREFIX}/users/set-phone`, { onRequest }, async (request, reply) => {
     const body = parse(setPhoneSchema, request.body, reply);
     if (!body) return reply;
-    return { user: await setPhoneNumber(ctx, body.username, body.phone) };
+    return { user: await setPhoneNumber(ctx, { username: body.username }, body.phone, { kind: 'cli' }) };
   });
 
   app.post(`${ADMIN_CLI_PREFIX}/notifications/templates`, { onRequest }, async (request, reply) => {

@@ -13,8 +13,11 @@ import { handleError } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { kycRoutes } from './kyc-routes.ts';
 import { registerOpenApi } from './openapi.ts';
+import { preferenceRoutes } from './preference-routes.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import { staffRoutes } from './staff-routes.ts';
+import { staffConsoleRoutes } from './staff-console-routes.ts';
+import { staffToolsRoutes } from './staff-tools-routes.ts';
 import { twilioWebhookRoutes } from './twilio-webhooks.ts';
 
 /** The API's version in its OpenAPI description: the package version. */
@@ -56,8 +59,11 @@ export function buildApp(ctx: AppContext, options: AppOptions = {}): FastifyInst
     customerRoutes(routes, ctx);
     kycRoutes(routes, ctx);
     staffRoutes(routes, ctx);
+    staffConsoleRoutes(routes, ctx);
+    staffToolsRoutes(routes, ctx);
     consoleRoutes(routes);
     twilioWebhookRoutes(routes, ctx);
+    preferenceRoutes(routes, ctx);
     if (options.adminToken) adminCliRoutes(routes, ctx, options.adminToken);
     if (options.simulatorUrl) {
       const inbox = `${options.simulatorUrl}/inbox`;

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createBackupCodes } from '../auth/backup-codes.ts';
 import { countRequestFromIp } from '../auth/ip-limits.ts';
-import { completeLogin, resendLoginCode, startLogin } from '../auth/login.ts';
+import { callLoginCode, completeLogin, loginCodeStatus, resendLoginCode, startLogin } from '../auth/login.ts';
 import { deviceOf, revokeSession } from '../auth/sessions.ts';
 import { countryFromHeader } from '../auth/suspicious.ts';
 import { confirmTotpEnrolment, startTotpEnrolment } from '../auth/totp.ts';
@@ -90,6 +90,16 @@ export function authRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post('/api/login/resend', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Send a new login code (after 30 s, at most 3 times in 10 minutes)', body: resendBody, responses: { 200: 'the new challenge', 429: 'too soon or too many: see Retry-After' } }) }, async (request) => {
     const body = parseInput(resendBody, request.body);
     return resendLoginCode(ctx, { challengeId: body.challengeId, ip: request.ip });
+  });
+
+  app.post('/api/login/call', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Call me instead: a new login code read by a voice call (the previous code stops working)', description: 'For a number that cannot take SMS (opted out, unreachable, refused by Twilio) or a customer who prefers a call. The digits are read slowly, twice, in your language. Same limits, expiry and attempts as an SMS code; no wait when the SMS could not arrive, else 30 seconds after the last code.', body: resendBody, responses: { 200: 'the new challenge, with delivery.channel voice', 429: 'too soon or too many: see Retry-After' } }) }, async (request) => {
+    const body = parseInput(resendBody, request.body);
+    return callLoginCode(ctx, { challengeId: body.challengeId, ip: request.ip });
+  });
+
+  app.post('/api/login/status', { schema: doc({ tag: 'auth', auth: 'none', summary: 'What became of the login code: sent, delivered, refused by Twilio (e.g. 21610 after a STOP), being read by a call; and the choices when it will not arrive', description: 'The code SMS is sent by a background job, so Twilio may refuse it after the sign-in answered: ask here while waiting for it.', body: resendBody, responses: { 200: 'the delivery', 400: 'no such sign-in' } }) }, async (request) => {
+    const body = parseInput(resendBody, request.body);
+    return loginCodeStatus(ctx, body.challengeId);
   });
 
   app.post('/api/login/verify', { schema: doc({ tag: 'auth', auth: 'none', summary: 'Sign in, step 2: the SMS code, an authenticator code or a backup code; answers the session token', body: loginCodeBody, responses: { 200: 'the session token (Bearer) and its expiry', 400: 'wrong code', 410: 'code expired or used', 423: 'account locked', 429: 'too many attempts' } }) }, async (request) => {

@@ -1,4 +1,5 @@
-// Twilio's webhooks: message status callbacks (POST /webhooks/twilio/status) and SMS customers
+// Twilio's webhooks: message status callbacks (POST /webhooks/twilio/status), code calls' status
+// callbacks (POST /webhooks/twilio/call-status) and SMS customers
 // send to the bank's numbers (POST /webhooks/twilio/inbound). Both are form-encoded and signed
 // with X-Twilio-Signature (HMAC-SHA1 of the public URL and the sorted parameters, keyed with the
 // auth token); a request without a valid signature is refused with 403 before anything is read.
@@ -8,6 +9,7 @@ import type { AppContext } from '../context.ts';
 import { STATUS_CALLBACK_PATH, recordStatusCallback } from '../sms/delivery.ts';
 import { INBOUND_SMS_PATH, receiveInboundSms } from '../sms/inbound.ts';
 import type { MessageStatus } from '../sms/provider.ts';
+import { CALL_STATUS_PATH, recordCallProgress, type CallProgress } from '../voice/code-call.ts';
 import { unreadableInput } from './session-auth.ts';
 
 type FormParams = Record<string, string | string[]>;
@@ -28,6 +30,8 @@ function text(params: FormParams, name: string): string | undefined {
 }
 
 const MESSAGE_SID = /^(SM|MM)[0-9a-fA-F]{32}$/;
+const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
+const CALL_STATUSES: ReadonlySet<string> = new Set(['initiated', 'queued', 'ringing', 'in-progress', 'completed', 'busy', 'failed', 'no-answer', 'canceled']);
 const STATUSES: ReadonlySet<string> = new Set<MessageStatus>([
   'accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'canceled',
 ]);
@@ -67,6 +71,23 @@ export function twilioWebhookRoutes(app: FastifyInstance, ctx: AppContext): void
       // An unknown message is answered 2xx too, so Twilio does not retry it.
       if (recorded === 'unknown') request.log.info({ messageSid: sid, status }, 'status callback for an unknown message ignored');
       else request.log.info({ messageId: recorded.messageId, messageSid: sid, status, applied: recorded.changed }, 'status callback');
+      return reply.code(204).send();
+    });
+
+    // Code calls' progress (src/voice/code-call.ts), signed like every webhook.
+    scope.post(CALL_STATUS_PATH, async (request, reply) => {
+      const params = (request.body ?? {}) as FormParams;
+      const sid = text(params, 'CallSid');
+      const status = text(params, 'CallStatus');
+      if (!sid || !CALL_SID.test(sid)) return badRequest(reply, 'CallSid must be CA followed by 32 hex characters.');
+      if (!status || !CALL_STATUSES.has(status)) return badRequest(reply, `CallStatus must be one of ${[...CALL_STATUSES].join(', ')}.`);
+      const duration = Number.parseInt(text(params, 'CallDuration') ?? '', 10);
+      const errorCode = Number.parseInt(text(params, 'ErrorCode') ?? '', 10);
+      const recorded = await recordCallProgress(ctx, sid, {
+        status: status as CallProgress['status'], durationSeconds: Number.isInteger(duration) ? duration : null, errorCode: Number.isInteger(errorCode) ? errorCode : null,
+      });
+      if (recorded === 'unknown') request.log.info({ callSid: sid, status }, 'call status callback for an unknown call ignored');
+      else request.log.info({ callId: recorded.callId, callSid: sid, status, applied: recorded.changed }, 'call status callback');
       return reply.code(204).send();
     });
 

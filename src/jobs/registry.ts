@@ -25,6 +25,11 @@ export interface SmsStatusJob {
   attempt: number;
 }
 
+/** Payload of a job that places one logged voice call (a row of voice_calls) reading a code. */
+export interface VoiceCallJob {
+  callId: string;
+}
+
 /** Scheduled jobs carry nothing: they work out what is due from the database and the clock. */
 export type ScheduledJob = Record<string, never>;
 
@@ -47,6 +52,8 @@ export interface JobPayloads {
   'notification.sweep': ScheduledJob;
   /** Daily: marks cards past expiry as expired and sends the 'card expiring' notice 30 days ahead. */
   'cards.expiring': ScheduledJob;
+  /** Places a code call ("call me instead", or SMS cannot reach the number): as urgent as a code SMS. */
+  'voice.code': VoiceCallJob;
 }
 
 export type QueueName = keyof JobPayloads;
@@ -79,6 +86,7 @@ export const QUEUES: Record<QueueName, Omit<Queue, 'name'>> = {
   'rate_limits.prune': { notify: false, retryLimit: 1, retryDelay: 60, expireInSeconds: 300 },
   'notification.sweep': { notify: false, retryLimit: 1, retryDelay: 60, expireInSeconds: 240 },
   'cards.expiring': { notify: false, retryLimit: 3, retryDelay: 300, retryBackoff: true, expireInSeconds: 900 },
+  'voice.code': { notify: true, retryLimit: 3, retryDelay: 1, retryBackoff: true, expireInSeconds: 60 },
 };
 
 export const QUEUE_NAMES = Object.keys(QUEUES) as QueueName[];

@@ -8,6 +8,7 @@ import { sendEmailNotification } from '../notifications/email.ts';
 import { pruneLimitCounters } from '../notifications/limits.ts';
 import { sweepNotifications } from '../notifications/sweep.ts';
 import { deliverSms, refreshSmsStatus } from '../sms/delivery.ts';
+import { placeCodeCall } from '../voice/code-call.ts';
 import { SCHEDULES, type QueueName, type SmsLane } from './registry.ts';
 
 /**
@@ -44,6 +45,12 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
         else await deliverSms(ctx, lane, job.data.messageId);
       },
     );
+  }
+  // Code calls are as urgent as code SMS: they run wherever the critical lane does.
+  if (!options.lanes || options.lanes.includes('sms.critical')) {
+    await ctx.jobs.work('voice.code', { concurrency: 2, pollSeconds: 1 }, async (job) => {
+      await placeCodeCall(ctx, job.data.callId);
+    });
   }
   if (!options.lanes) await startBackgroundQueues(ctx, total);
   if (options.statusChecks === false) {

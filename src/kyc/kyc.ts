@@ -9,6 +9,7 @@ import { isUuid } from '../db/ids.ts';
 import { kycSubmissions, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { recordEvent } from '../events/events.ts';
+import { recordAudit } from '../audit/audit.ts';
 
 export const DOCUMENT_TYPES = ['passport', 'national_id', 'driving_licence'] as const;
 export type DocumentType = (typeof DOCUMENT_TYPES)[number];
@@ -189,6 +190,10 @@ export async function reviewKyc(ctx: KycContext, staffId: string, submissionId: 
       notify: [{ type: 'kyc_status', values: {} }],
     });
     const [owner] = await tx.select({ username: users.username }).from(users).where(eq(users.id, row.userId));
+    await recordAudit(tx, {
+      actor: { kind: 'staff', userId: staffId }, action: 'kyc.reviewed', subject: `kyc:${row.id}`, subjectUserId: row.userId, at: now,
+      before: { status: found.status }, after: { status: row.status, note },
+    });
     return { ...kycView(row), userId: row.userId, username: owner?.username ?? '', reviewedBy: row.reviewedBy };
   });
 }

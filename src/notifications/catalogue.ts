@@ -68,6 +68,7 @@ export const NOTIFICATION_TYPE_IDS = [
   'transaction', 'low_balance', 'large_transaction', 'transfer_sent', 'transfer_received',
   'welcome', 'password_changed', 'phone_changed', 'two_factor_changed',
   'card_created', 'card_blocked', 'card_expiring', 'kyc_status', 'test_message',
+  'preferences_changed',
 ] as const;
 
 export type NotificationTypeId = (typeof NOTIFICATION_TYPE_IDS)[number];
@@ -176,6 +177,11 @@ const SPECS: Record<NotificationTypeId, Spec> = {
   test_message: {
     ...OPTIONAL, title: 'Test message', category: 'account', defaultChannels: { sms: true, email: false },
     mayWaitForQuietHours: false, digestible: false, lane: 'sms.standard', variables: [],
+  },
+  // A stolen session would quietly switch alerts off: the customer hears of any change at once.
+  preferences_changed: {
+    ...OPTIONAL, title: 'Notification settings changed', category: 'security', defaultChannels: { sms: true, email: true },
+    mayWaitForQuietHours: false, digestible: false, lane: 'sms.critical', variables: [WHEN],
   },
 };
 

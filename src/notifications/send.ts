@@ -231,7 +231,8 @@ async function queueToNumber(
   };
 }
 
-function codeLimitError(error: LimitReached, destination: string, e164: string): CodeLimitError {
+/** The customer's words for a code limit that refused a code (SMS or call). */
+export function codeLimitError(error: LimitReached, destination: string, e164: string): CodeLimitError {
   const { limit, windowMs } = error.rule;
   const minutes = windowMs / 60_000;
   const per = minutes === 60 ? 'an hour' : `${minutes} minutes`;

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { registerApiRoutes } from './api-routes.ts';
+import { CallBook, registerCallRoutes, type SimulatedCall } from './calls.ts';
 import { CredentialCheck } from './auth.ts';
 import { DeliveryClock } from './delivery.ts';
 import { registerInboxRoutes } from './inbox.ts';
@@ -26,6 +27,8 @@ export interface SimulatorState {
   setBalance(usd: number): void;
   /** Messages customers texted to the account's numbers (POST /dev/reply), newest first. */
   replies(): CustomerReply[];
+  /** Voice calls placed through the Calls API, newest first, with what each one spoke. */
+  calls(): SimulatedCall[];
 }
 
 const API_PREFIX = '/2010-04-01/';
@@ -74,6 +77,7 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   const credentials = new CredentialCheck(options.accountSid, options.authToken, options.apiKeys);
   const callbacks = new StatusCallbackSender(options.authToken, app.log);
   const book = new ReplyBook();
+  const calls = new CallBook(options, app.log);
   const closing = new AbortController();
   const clock = new DeliveryClock(options.statusStepMs, (message, change) => {
     store.apply(message, change, new Date());
@@ -98,11 +102,13 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   app.addHook('onClose', async () => {
     clock.stop();
     callbacks.close();
+    calls.close();
     closing.abort();
   });
 
   registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date(), optOuts: book });
-  registerInboxRoutes(app, store, book, options.phoneNumbers);
+  registerCallRoutes(app, calls, options.phoneNumbers);
+  registerInboxRoutes(app, store, book, options.phoneNumbers, calls);
   registerReplyRoutes(app, { options, store, clock, book, closing: closing.signal });
 
   states.set(app, {
@@ -113,6 +119,7 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
       store.setBalanceMicros(usdToMicros(usd));
     },
     replies: () => book.newestFirst().map((r) => ({ ...r, replies: [...r.replies] })),
+    calls: () => calls.newestFirst().map((c) => ({ ...c, spoken: [...c.spoken], statusCallbackEvents: [...c.statusCallbackEvents] })),
   });
   return app;
 }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { formatBalance, messageJson } from './format.ts';
+import type { CallBook, SimulatedCall } from './calls.ts';
 import type { CustomerReply, ReplyBook } from './replies.ts';
 import type { MessageStore, StoredMessage } from './store.ts';
 
@@ -35,6 +36,11 @@ function replyRow(reply: CustomerReply): string {
   const webhook = reply.webhookStatus !== null ? `webhook ${reply.webhookStatus}` : (reply.webhookError ?? '');
   const cells = [reply.dateCreated.toISOString().replace('T', ' ').slice(0, 19), reply.from, reply.to, reply.body, webhook, reply.replies.join(' / ')];
   return `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+}
+
+function callRow(call: SimulatedCall): string {
+  const cells = [call.dateCreated.toISOString().replace('T', ' ').slice(0, 19), call.to, call.from, call.spoken.join('\n'), call.language ?? '', call.status];
+  return `<tr class="${escapeHtml(call.status)}">${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
 }
 
 /** The reply box: the customer's number (one that was texted, or any), the account's number, the text. */
@@ -79,7 +85,9 @@ export const INBOX_CSP = [
   "form-action 'self'", "base-uri 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
-export function inboxHtml(messages: readonly StoredMessage[], balanceMicros: number, replies: readonly CustomerReply[] = [], ownNumbers: readonly string[] = []): string {
+export function inboxHtml(
+  messages: readonly StoredMessage[], balanceMicros: number, replies: readonly CustomerReply[] = [], ownNumbers: readonly string[] = [], calls: readonly SimulatedCall[] = [],
+): string {
   const shown = messages.slice(0, HTML_LIMIT);
   const count = messages.length > shown.length ? `newest ${shown.length} of ${messages.length}` : String(messages.length);
   const rows = shown.length > 0
@@ -103,6 +111,13 @@ ${replyForm(messages, ownNumbers)}
 ${rows}
 </tbody>
 </table>
+<h2>Voice calls</h2>
+<table>
+<thead><tr><th>Time (UTC)</th><th>To</th><th>From</th><th>Spoken</th><th>Language</th><th>Status</th></tr></thead>
+<tbody>
+${calls.length ? calls.slice(0, HTML_LIMIT).map(callRow).join('\n') : '<tr><td colspan="6" class="empty">No calls yet.</td></tr>'}
+</tbody>
+</table>
 <h2>Texted by customers</h2>
 <table>
 <thead><tr><th>Time (UTC)</th><th>From</th><th>To</th><th>Text</th><th>Webhook</th><th>Texted back</th></tr></thead>
@@ -115,7 +130,7 @@ ${replies.length ? replies.slice(0, HTML_LIMIT).map(replyRow).join('\n') : '<tr>
 `;
 }
 
-export function registerInboxRoutes(app: FastifyInstance, store: MessageStore, book: ReplyBook, ownNumbers: readonly string[]): void {
+export function registerInboxRoutes(app: FastifyInstance, store: MessageStore, book: ReplyBook, ownNumbers: readonly string[], calls?: CallBook): void {
   app.get('/inbox', async (_request, reply) => {
     return reply
       .type('text/html; charset=utf-8')
@@ -123,8 +138,11 @@ export function registerInboxRoutes(app: FastifyInstance, store: MessageStore, b
       .header('x-content-type-options', 'nosniff')
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'no-referrer')
-      .send(inboxHtml(store.newestFirst(), store.balanceMicros, book.newestFirst(), ownNumbers));
+      .send(inboxHtml(store.newestFirst(), store.balanceMicros, book.newestFirst(), ownNumbers, calls?.newestFirst()));
   });
+  app.get('/inbox/calls.json', async () => ({
+    calls: (calls?.newestFirst() ?? []).map((c) => ({ sid: c.sid, to: c.to, from: c.from, status: c.status, language: c.language, spoken: c.spoken, dateCreated: c.dateCreated.toISOString() })),
+  }));
   app.get('/inbox.json', async (request) => {
     const query = (request.query ?? {}) as Record<string, unknown>;
     // An unencoded '+' in a typed URL arrives as a space; read it back as the E.164 plus.

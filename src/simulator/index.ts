@@ -13,6 +13,7 @@ export type { SimulatorOptions } from './options.ts';
 export type { MessageStatus, SimulatedMessage } from './store.ts';
 export type { TwilioErrorBody } from './twilio-error.ts';
 export type { CustomerReply } from './replies.ts';
+export type { SimulatedCall } from './calls.ts';
 
 export interface Simulator extends SimulatorState {
   /** Base URL, e.g. http://127.0.0.1:8001 (no trailing slash); replaces https://api.twilio.com. */
@@ -41,6 +42,7 @@ export async function startSimulator(options: SimulatorOptions & { port?: number
     balance: () => state.balance(),
     setBalance: (usd) => state.setBalance(usd),
     replies: () => state.replies(),
+    calls: () => state.calls(),
     close: () => (closing ??= app.close()),
   };
 }

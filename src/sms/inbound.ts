@@ -7,6 +7,7 @@ import { eq } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import type { Config } from '../config.ts';
 import { smsInbound, userProfiles } from '../db/schema.ts';
+import { recordConsentOfNumber } from './consent.ts';
 import { recordTextedOptIn, recordTextedOptOut } from './phone-status.ts';
 
 /** Where Twilio posts SMS customers send (src/http/twilio-webhooks.ts), under PUBLIC_BASE_URL. */
@@ -75,9 +76,15 @@ export async function receiveInboundSms(ctx: Pick<AppContext, 'db' | 'clock' | '
     if (!stored) return true;
     if (keyword === 'opt_out') {
       const word = sms.body.trim().toUpperCase();
-      await recordTextedOptOut(tx, sms.from, KEYWORDS[word] ? word : (sms.optOutType ?? 'STOP').toUpperCase(), now);
+      const said = KEYWORDS[word] ? word : (sms.optOutType ?? 'STOP').toUpperCase();
+      await recordTextedOptOut(tx, sms.from, said, now);
+      await recordConsentOfNumber(tx, { phoneNumber: sms.from, action: 'withdrawn', method: 'sms_reply', detail: `replied ${said} to ${sms.to}`, now });
     }
-    if (keyword === 'opt_in') await recordTextedOptIn(tx, sms.from, now);
+    if (keyword === 'opt_in') {
+      await recordTextedOptIn(tx, sms.from, now);
+      const said = KEYWORDS[sms.body.trim().toUpperCase()] ? sms.body.trim().toUpperCase() : 'START';
+      await recordConsentOfNumber(tx, { phoneNumber: sms.from, action: 'granted', method: 'sms_reply', detail: `replied ${said} to ${sms.to}`, now });
+    }
     return false;
   });
   // The body is the customer's own words: it stays in the database, out of the logs.

@@ -2,6 +2,8 @@
 // change that caused the message, the message and its job commit (or vanish) together.
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
+import { randomUUID } from 'node:crypto';
+import { insertRows } from '../db/bulk.ts';
 import { smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK } from '../otp/challenges.ts';
@@ -67,14 +69,17 @@ export async function queueSms(ctx: OutboxContext, tx: Queryable, request: SmsRe
   return { id: row.id, segments: analysis.segments, encoding: analysis.encoding, estimatedPrice: analysis.estimatedPrice };
 }
 
-/** Queues many messages of one lane with one insert and one job insert (digests, bulk alerts). */
+/**
+ * Queues many messages of one lane (digests, bulk alerts): rows in chunks of one parameter each
+ * (insertRows: any size passes PostgreSQL's bind-parameter limit), their jobs in one insert
+ * (pg-boss passes them as one JSON parameter too). Ids come back in the order of `requests`.
+ */
 export async function queueSmsMany(ctx: OutboxContext, tx: Queryable, lane: SmsLane, requests: Omit<SmsRequest, 'lane'>[]): Promise<string[]> {
   if (!requests.length) return [];
   const now = ctx.clock.now();
-  const rows = await tx
-    .insert(smsMessages)
-    .values(requests.map((r) => messageRow(ctx, { ...r, lane }, now).row))
-    .returning({ id: smsMessages.id });
-  await ctx.jobs.sendMany(tx, lane, rows.map((r) => ({ messageId: r.id })));
-  return rows.map((r) => r.id);
+  const values = requests.map((r) => ({ id: randomUUID(), ...messageRow(ctx, { ...r, lane }, now).row }));
+  await insertRows(tx, smsMessages, values);
+  const ids = values.map((v) => v.id);
+  await ctx.jobs.sendMany(tx, lane, ids.map((id) => ({ messageId: id })));
+  return ids;
 }

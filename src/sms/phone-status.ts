@@ -5,7 +5,7 @@
 // failure (they texted START, or the carrier fixed it). An opt-out the customer texted us (STOP,
 // see src/sms/inbound.ts) is their explicit wish: only their START lifts it, never a delivery
 // (codes still go to an opted-out number, and with several sender numbers one may still deliver).
-import { and, eq, isNull, like, not, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, not, or, sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import type { Queryable } from '../db/connection.ts';
 import { phoneStatus } from '../db/schema.ts';
@@ -26,6 +26,10 @@ export type PhoneProblem = 'opted_out' | 'unreachable';
 
 /** The reason of an opt-out the customer texted, e.g. "replied STOP". */
 const REPLY_REASON_PREFIX = 'replied ';
+/** The reason of an opt-out the customer chose in the app (the SMS preference): as explicit as a STOP. */
+export const CHOSEN_OPT_OUT_REASON = 'chose no SMS in the app';
+/** Opt-outs the customer asked for themselves: only their own opt-in lifts them, never a delivery. */
+const explicitReason = () => sql`(${phoneStatus.reason} like ${`${REPLY_REASON_PREFIX}%`} or ${phoneStatus.reason} = ${CHOSEN_OPT_OUT_REASON})`;
 
 export interface PhoneStatus {
   phoneNumber: string;
@@ -48,7 +52,7 @@ export async function markPhoneFromFailure(db: Queryable, phoneNumber: string, t
   const reason = `${twilioCode} ${explainTwilioError(twilioCode!)?.title ?? ''}`.trim();
   const set = problem === 'opted_out' ? { optedOutAt: now, reason, updatedAt: now } : { unreachableAt: now, reason, updatedAt: now };
   // A texted STOP keeps its reason, so that a later delivery cannot mistake it for a failure mark.
-  const keepReply = sql`case when ${phoneStatus.reason} like ${`${REPLY_REASON_PREFIX}%`} then ${phoneStatus.reason} else excluded.reason end`;
+  const keepReply = sql`case when ${explicitReason()} then ${phoneStatus.reason} else excluded.reason end`;
   await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set: { ...set, reason: keepReply } });
   return problem;
 }
@@ -67,8 +71,8 @@ export function problemOf(status: PhoneStatus | undefined): PhoneProblem | undef
 
 /** A message reached the number: marks learnt from failures no longer hold; a texted STOP does. */
 export async function clearPhoneStatus(db: Queryable, phoneNumber: string): Promise<void> {
-  const texted = and(eq(phoneStatus.phoneNumber, phoneNumber), like(phoneStatus.reason, `${REPLY_REASON_PREFIX}%`));
-  await db.delete(phoneStatus).where(and(eq(phoneStatus.phoneNumber, phoneNumber), or(isNull(phoneStatus.reason), not(like(phoneStatus.reason, `${REPLY_REASON_PREFIX}%`)))));
+  const texted = and(eq(phoneStatus.phoneNumber, phoneNumber), explicitReason());
+  await db.delete(phoneStatus).where(and(eq(phoneStatus.phoneNumber, phoneNumber), or(isNull(phoneStatus.reason), not(explicitReason()))));
   await db.update(phoneStatus).set({ unreachableAt: null }).where(texted);
 }
 
@@ -85,6 +89,17 @@ export async function recordTextedOptOut(db: Queryable, phoneNumber: string, key
 export async function recordTextedOptIn(db: Queryable, phoneNumber: string, now: Date): Promise<void> {
   await db.delete(phoneStatus).where(and(eq(phoneStatus.phoneNumber, phoneNumber), isNull(phoneStatus.unreachableAt)));
   await db.update(phoneStatus).set({ optedOutAt: null, updatedAt: now }).where(eq(phoneStatus.phoneNumber, phoneNumber));
+}
+
+/** The customer switched SMS off in the app: like a STOP, only their own opt-in lifts it. */
+export async function recordChosenOptOut(db: Queryable, phoneNumber: string, now: Date): Promise<void> {
+  const set = { optedOutAt: now, reason: CHOSEN_OPT_OUT_REASON, updatedAt: now };
+  await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set });
+}
+
+/** Whether an opt-out was texted (STOP) or learnt from Twilio refusing the number (21610): only a START reply lifts those at Twilio. */
+export function optOutNeedsStartReply(status: PhoneStatus | undefined): boolean {
+  return Boolean(status?.optedOutAt) && status?.reason !== CHOSEN_OPT_OUT_REASON;
 }
 
 /** Why a customer's phone cannot take a notification SMS now. */

@@ -61,7 +61,34 @@ export interface ListedMessage extends SentMessage {
   body: string;
 }
 
+/** A call's status as Twilio's Calls API names it. */
+export type CallStatus = 'queued' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'failed' | 'no-answer' | 'canceled';
+
+/** A voice call that speaks TwiML given inline (a one-time code read aloud). */
+export interface CallRequest {
+  to: string;
+  /** A voice-capable number of the account (a Messaging Service cannot place calls). */
+  from: string;
+  twiml: string;
+  /** URL Twilio POSTs call progress to (signed with X-Twilio-Signature). */
+  statusCallback?: string;
+  /** Seconds to let it ring before giving up. */
+  ringSeconds?: number;
+}
+
+export interface PlacedCall {
+  sid: string;
+  status: CallStatus;
+  to: string;
+  from: string | null;
+  /** Positive USD once the call ended, else null. */
+  price: number | null;
+  durationSeconds: number | null;
+}
+
 export interface SmsProvider {
+  /** Places a voice call (Twilio's Calls API): the code fallback when SMS cannot reach the number. */
+  placeCall(request: CallRequest): Promise<PlacedCall>;
   readonly name: string;
   send(request: SendRequest): Promise<SentMessage>;
   fetchMessage(sid: string): Promise<SentMessage>;

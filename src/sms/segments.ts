@@ -48,12 +48,24 @@ function pricePerSegmentFor(pricing: SmsPricing, country: string | undefined): n
 }
 
 /**
+ * ASCII characters of the GSM-7 basic set: each is one septet. Left out: the extension characters
+ * (^ { } \ [ ] ~ |, two septets each) and the backtick (not GSM-7), which go to the calculator.
+ */
+const PLAIN_GSM = /^[A-Za-z0-9 \n\r!"#$%&'()*+,\-./:;<=>?@_]*$/;
+
+/**
  * Analyses an SMS body: its encoding, its segments, and an estimated price for the destination
  * country (ISO code, e.g. 'US'). Smart Encoding is not assumed, so the estimate is for the body
  * exactly as written.
  */
 export function analyseSmsBody(body: string, pricing: SmsPricing, country?: string): SmsBodyAnalysis {
   const price = pricePerSegmentFor(pricing, country);
+  if (PLAIN_GSM.test(body)) {
+    // Nearly every bank text: one septet per character, no grapheme to split (the calculator's
+    // grapheme splitting costs ~0.2-0.5 ms a body, which a campaign of 100,000 pays 100,000 times).
+    const segments = body === '' ? 0 : body.length <= 160 ? 1 : Math.ceil(body.length / 153);
+    return { encoding: 'GSM-7', segments, characters: body.length, estimatedPrice: roundUsd(segments * price), nonGsmCharacters: [] };
+  }
   const message = new SegmentedMessage(body, 'auto', false);
   const segments = body === '' ? 0 : message.segmentsCount;
   return {

@@ -10,7 +10,7 @@ import type { MessageInstance } from 'twilio/lib/rest/api/v2010/account/message.
 import type { IncomingPhoneNumberInstance } from 'twilio/lib/rest/api/v2010/account/incomingPhoneNumber.js';
 import { AppError } from '../errors.ts';
 import type {
-  MessageStatus, ProviderAccount, ProviderBalance, SenderNumber, SendRequest, SentMessage, SmsProvider,
+  CallRequest, MessageStatus, PlacedCall, ProviderAccount, ProviderBalance, SenderNumber, SendRequest, SentMessage, SmsProvider,
 } from './provider.ts';
 import { SmsProviderError } from './provider.ts';
 import { analyseSmsBody } from './segments.ts';
@@ -214,6 +214,29 @@ export function createTwilioProvider(options: TwilioProviderOptions): SmsProvide
         ...(request.validityPeriodSeconds !== undefined ? { validityPeriod: request.validityPeriodSeconds } : {}),
       });
       return toSentMessage(message);
+    }),
+
+    placeCall: (request: CallRequest) => call(async (): Promise<PlacedCall> => {
+      const placed = await account.calls.create({
+        to: request.to,
+        from: request.from,
+        twiml: request.twiml,
+        ...(request.statusCallback !== undefined && {
+          statusCallback: request.statusCallback,
+          statusCallbackMethod: 'POST',
+          statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+        }),
+        ...(request.ringSeconds !== undefined && { timeout: request.ringSeconds }),
+      });
+      const duration = Number.parseInt(placed.duration ?? '', 10);
+      return {
+        sid: placed.sid,
+        status: placed.status,
+        to: placed.to,
+        from: placed.from ?? null,
+        price: toPrice(placed.price),
+        durationSeconds: Number.isInteger(duration) ? duration : null,
+      };
     }),
 
     fetchMessage: (sid: string) => call(async () => toSentMessage(await account.messages(sid).fetch())),

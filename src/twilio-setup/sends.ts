@@ -11,6 +11,7 @@ import { phonePolicyFor } from '../sms/phone-policy.ts';
 import { waitForSms, withdrawUnsentSms, type SmsLogEntry } from '../sms/tracking.ts';
 import { findUserByUsername, type UserSummary } from '../users/users.ts';
 import { NETWORK_FIX, checkFromError, failed, passed, twilioCodeCheck, warning, type Check } from './report.ts';
+import { profilePageUrl } from '../users/profile-page.ts';
 
 export type TestSendKind = 'test_message' | 'two_factor_code' | 'new_device_login';
 
@@ -134,7 +135,7 @@ async function userWithPhone(ctx: SendContext, name: string, username: string): 
   }
   if (!user.phoneNumber) {
     return failed(name, 'no_phone_number', `${username} has no phone number on their profile, so codes and alerts cannot reach them.`,
-      `Add one: npx dominion users set-phone ${username} +14155552671 (in the old Django system: /admin/accounts/userprofile/).`);
+      `Add one on the staff console's profile page, ${profilePageUrl(ctx.config, user.id)}, or: npx dominion users set-phone ${username} +14155552671.`);
   }
   return user;
 }

@@ -26,7 +26,7 @@ export async function changePassword(
     throw new AppError('weak_password', 'The new password is the same as the current one: choose a different one.');
   }
   checkPasswordStrength(input.newPassword, { username: user.username });
-  const passwordHash = await hashPassword(input.newPassword);
+  const passwordHash = await hashPassword(input.newPassword, ctx.config.security.passwordHashCost);
   const now = ctx.clock.now();
   return ctx.db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, passwordChangedAt: now }).where(eq(users.id, input.userId));

@@ -48,11 +48,12 @@ export function checkPasswordStrength(password: string, context: { username?: st
   }
 }
 
-/** Hashes a password for storage. */
-export async function hashPassword(password: string): Promise<string> {
+/** Hashes a password for storage; `cost` is log2 N (config.security.passwordHashCost). */
+export async function hashPassword(password: string, cost: number = DEFAULT_PARAMS.ln): Promise<string> {
   const salt = randomBytes(SALT_LENGTH);
-  const key = await scrypt(password, salt, DEFAULT_PARAMS);
-  const { ln, r, p } = DEFAULT_PARAMS;
+  const params = { ...DEFAULT_PARAMS, ln: cost };
+  const key = await scrypt(password, salt, params);
+  const { ln, r, p } = params;
   return `$scrypt$ln=${ln},r=${r},p=${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
 }
 

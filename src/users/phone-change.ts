@@ -2,19 +2,18 @@
 // right code switches the profile to it (verified). The change is announced to the new number and
 // to the old one, which otherwise would never learn its account moved (phone.changed ->
 // phone_changed). A number another customer has verified is refused.
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import { isUuid } from '../db/ids.ts';
-import { otpChallenges, userProfiles } from '../db/schema.ts';
+import { otpChallenges } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { confirmCurrentPassword } from '../auth/reauthenticate.ts';
-import { recordEvent } from '../events/events.ts';
-import { CodeLimitError, notifyUser, recordRefusedCode } from '../notifications/send.ts';
+import { CodeLimitError, recordRefusedCode } from '../notifications/send.ts';
 import { verifyOtpCode } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
 import { queueCodeChallenge } from '../otp/send-code.ts';
-import { maskPhoneNumber, normalisePhoneNumber } from '../sms/phone.ts';
-import { phonePolicyFor } from '../sms/phone-policy.ts';
+import { maskPhoneNumber } from '../sms/phone.ts';
+import { changePhoneNumber } from './phone-number.ts';
 import { phoneVerifiedByOther } from './registration.ts';
 import { findUserById, normaliseUserPhone } from './users.ts';
 
@@ -34,16 +33,6 @@ export interface PhoneChanged {
   /** The new number, last four digits only. */
   phoneNumber: string;
   changedAt: Date;
-}
-
-/** False for an old number the bank may no longer text (its country since taken off the list). */
-function textable(config: PhoneChangeContext['config'], e164: string): boolean {
-  try {
-    normalisePhoneNumber(e164, phonePolicyFor(config));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Sends a code to the new number; an earlier code for a phone change stops working. */
@@ -81,25 +70,8 @@ export async function completePhoneChange(ctx: PhoneChangeContext, input: { user
   if (refused) throw refused;
   const next = challenge.destination;
   return ctx.db.transaction(async (tx) => {
-    // The lock registration takes too: two customers verifying one number at once see each other.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`verified-phone:${next}`}, 0))`);
-    if (await phoneVerifiedByOther(tx, next, input.userId)) throw new AppError('conflict', TAKEN);
-    const [profile] = await tx.select({ phoneNumber: userProfiles.phoneNumber }).from(userProfiles).where(eq(userProfiles.userId, input.userId)).for('update');
-    const previous = profile?.phoneNumber ?? null;
-    await tx.insert(userProfiles).values({ userId: input.userId, phoneNumber: next, phoneVerifiedAt: now, updatedAt: now })
-      .onConflictDoUpdate({ target: userProfiles.userId, set: { phoneNumber: next, phoneVerifiedAt: now, updatedAt: now } });
-    const values = { phone_last4: next.slice(-4), time: now };
-    const tellPrevious = previous !== null && previous !== next && textable(ctx.config, previous);
-    // The profile now holds the new number, so this notice goes there (and by email if chosen).
-    const event = await recordEvent(ctx, tx, {
-      userId: input.userId, type: 'phone.changed',
-      payload: { phoneLast4: next.slice(-4), previousLast4: previous ? previous.slice(-4) : null, previousNumberTold: tellPrevious },
-      notify: [{ type: 'phone_changed', values }],
-    });
-    // The old number is no longer the profile's: addressed explicitly, under its own key.
-    if (tellPrevious && previous) {
-      await notifyUser(ctx, tx, { userId: input.userId, type: 'phone_changed', values, to: previous, eventKey: `event:${event.id}:previous-number` });
-    }
+    // The one path of every number change: notices to both numbers and the email, audit, cooling-off.
+    await changePhoneNumber(ctx, tx, { userId: input.userId, phoneNumber: next, verified: true, actor: { kind: 'customer', userId: input.userId } });
     return { phoneNumber: maskPhoneNumber(next), changedAt: now };
   });
 }

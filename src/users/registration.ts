@@ -8,6 +8,7 @@ import { isUuid } from '../db/ids.ts';
 import { otpChallenges, userProfiles, users } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { recordEvent } from '../events/events.ts';
+import { recordConsent } from '../sms/consent.ts';
 import { queueCodeChallenge } from '../otp/send-code.ts';
 import { verifyOtpCode } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
@@ -91,6 +92,10 @@ export async function completeRegistration(ctx: RegistrationContext, input: { ch
     await tx.update(userProfiles).set({ phoneVerifiedAt: now, updatedAt: now }).where(eq(userProfiles.userId, challenge.userId));
     const [user] = await tx.update(users).set({ isActive: true }).where(eq(users.id, challenge.userId)).returning({ username: users.username });
     if (!user) throw new AppError('not_found', 'No such registration.');
+    // Registering with the number and proving it with its code is the customer's agreement to SMS.
+    await recordConsent(tx, challenge.userId, {
+      phoneNumber: challenge.destination, action: 'granted', method: 'registration', detail: 'gave and verified the number at registration', now,
+    });
     await recordEvent(ctx, tx, {
       userId: challenge.userId, type: 'registration.completed', payload: { username: user.username },
       notify: [{ type: 'welcome', values: { first_name: user.username } }],

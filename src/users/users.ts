@@ -63,7 +63,7 @@ export async function checkNewUser(config: AppContext['config'], input: NewUser)
   if (email !== null && !EMAIL.test(email)) throw new AppError('validation_failed', `Invalid email address "${email}".`);
   const phoneNumber = input.phone?.trim() ? normaliseUserPhone(config, input.phone) : null;
   checkPasswordStrength(input.password, { username: input.username });
-  return { username: input.username, email, phoneNumber, passwordHash: await hashPassword(input.password), isStaff: input.isStaff ?? false };
+  return { username: input.username, email, phoneNumber, passwordHash: await hashPassword(input.password, config.security.passwordHashCost), isStaff: input.isStaff ?? false };
 }
 
 /**
@@ -138,29 +138,10 @@ export function requirePhoneNumber(user: UserSummary): string {
     throw new AppError(
       'no_phone_number',
       `User has no phone number: ${user.username} has no phone number on their profile. Add one with ` +
-        `\`npx dominion users set-phone ${user.username} +14155552671\` (the old Django admin page was /admin/accounts/userprofile/).`,
+        `\`npx dominion users set-phone ${user.username} +14155552671\` or on the staff console's profile page, /admin/accounts/userprofile/ on this server.`,
     );
   }
   return user.phoneNumber;
-}
-
-/**
- * Sets (or, with null, removes) a user's phone number. A new number is unverified until the
- * user confirms a code sent to it.
- */
-export async function setPhoneNumber(ctx: UsersContext, username: string, input: string | null): Promise<UserSummary> {
-  const phoneNumber = input === null || input.trim() === '' ? null : normaliseUserPhone(ctx.config, input);
-  const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
-    const user = await requireUserByUsername(tx, username);
-    const changed = user.phoneNumber !== phoneNumber;
-    const phoneVerifiedAt = changed ? null : user.phoneVerifiedAt;
-    await tx
-      .insert(userProfiles)
-      .values({ userId: user.id, phoneNumber, phoneVerifiedAt, updatedAt: now })
-      .onConflictDoUpdate({ target: userProfiles.userId, set: { phoneNumber, phoneVerifiedAt, updatedAt: now } });
-    return { ...user, phoneNumber, phoneVerifiedAt };
-  });
 }
 
 export async function countUsers(db: Queryable): Promise<number> {

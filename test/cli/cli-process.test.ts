@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { TEST_ENGINE } from '../helpers/database.ts';
 import { record, recordLogs } from '../helpers/recorder.ts';
 import { createTestContext, eventually, TEST_AUTH_TOKEN, testEnv, type TestContext } from '../helpers/context.ts';
+import { nodeStartEnv } from '../helpers/process.ts';
 
 const CLI = resolve(import.meta.dirname, '../../src/cli.ts');
 
@@ -37,7 +38,7 @@ after(async () => {
 /** The environment of an operator's shell: this test's simulator, and the engine of the run. */
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const database: Record<string, string> = TEST_ENGINE === 'postgres' && t.database.url ? { DATABASE_URL: t.database.url } : {};
-  return { PATH: process.env.PATH, HOME: process.env.HOME, ...testEnv(t.sim.url, dir, { PORT: '0', LOG_LEVEL: 'info', ...database, ...extra }) };
+  return { PATH: process.env.PATH, HOME: process.env.HOME, ...nodeStartEnv(), ...testEnv(t.sim.url, dir, { PORT: '0', LOG_LEVEL: 'info', ...database, ...extra }) };
 }
 
 function start(args: string[], extraEnv: Record<string, string> = {}): ChildProcess {

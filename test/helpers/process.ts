@@ -17,9 +17,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * How `npm test` makes Node start faster (the preloaded resolver, the compile cache), for children
+ * to inherit: a `dominion` child loads the same 1,200 modules as its test.
+ */
+export function nodeStartEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ['NODE_OPTIONS', 'NODE_COMPILE_CACHE'] as const) {
+    const value = process.env[name];
+    if (value) env[name] = value;
+  }
+  return env;
+}
+
 /** Environment for a child: nothing of the developer's own Twilio or database settings leaks in. */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test' };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...nodeStartEnv() };
   return { ...env, ...extra };
 }
 

@@ -9,6 +9,8 @@ const ISSUE_TYPES = [
   'two_factor_code', 'phone_verification_code', 'transfer_confirmation_code', 'suspicious_activity', 'new_device_login',
   'account_lockout', 'transaction', 'low_balance', 'large_transaction', 'transfer_sent', 'transfer_received', 'welcome',
   'password_changed', 'phone_changed', 'two_factor_changed', 'card_created', 'card_blocked', 'card_expiring', 'kyc_status', 'test_message',
+  // Issue 14: a change of the customer's notification preferences, told to them once.
+  'preferences_changed',
 ];
 const CODE_TYPES = ['two_factor_code', 'phone_verification_code', 'transfer_confirmation_code'];
 const CRITICAL_ALERTS = ['suspicious_activity', 'new_device_login', 'account_lockout'];

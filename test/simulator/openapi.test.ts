@@ -28,6 +28,8 @@ const OPERATIONS: Operation[] = [
   { name: 'message create', path: '/2010-04-01/Accounts/{AccountSid}/Messages.json', route: '/2010-04-01/Accounts/:AccountSid/Messages.json', method: 'post', status: 201 },
   { name: 'message list', path: '/2010-04-01/Accounts/{AccountSid}/Messages.json', route: '/2010-04-01/Accounts/:AccountSid/Messages.json', method: 'get', status: 200 },
   { name: 'message fetch', path: '/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json', route: '/2010-04-01/Accounts/:AccountSid/Messages/:MessageSid.json', method: 'get', status: 200 },
+  { name: 'call create', path: '/2010-04-01/Accounts/{AccountSid}/Calls.json', route: '/2010-04-01/Accounts/:AccountSid/Calls.json', method: 'post', status: 201 },
+  { name: 'call fetch', path: '/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json', route: '/2010-04-01/Accounts/:AccountSid/Calls/:CallSid.json', method: 'get', status: 200 },
 ];
 
 function operation(name: string): Operation {
@@ -96,6 +98,35 @@ void describe("responses match Twilio's OpenAPI document", () => {
       To: CUSTOMER, MessagingServiceSid: `MG${'0'.repeat(32)}`, Body: 'Card ending 4242 used: $12.00 😀',
       StatusCallback: 'http://127.0.0.1:9/status', ValidityPeriod: '600',
     }));
+  });
+
+  void test('call create and fetch: queued, then completed with duration and price; a failed call; refusals in Twilio\'s error shape', async () => {
+    const place = (params: Record<string, string>) => app.inject({
+      method: 'POST', url: `${BASE}/Calls.json`, headers: { authorization: AUTH_HEADER, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams(params).toString(),
+    });
+    const twiml = '<Response><Say language="en-US">Your code is 1, 2, 3.</Say></Response>';
+    const created = await place({ To: CUSTOMER, From: OWNED_NUMBER, Twiml: twiml });
+    assertValid(operation('call create'), created);
+    assert.equal(json(created).status, 'queued');
+    const fetch = operation('call fetch');
+    const done = await waitFor(async () => {
+      const r = await get(app, `${BASE}/Calls/${String(json(created).sid)}.json`);
+      return json(r).status === 'completed' ? r : undefined;
+    });
+    assertValid(fetch, done);
+    assert.equal(json(done).price, '-0.01400');
+    assert.equal(json(done).duration, '20');
+    const failing = json(await place({ To: '+14155559999', From: OWNED_NUMBER, Twiml: twiml }));
+    const failed = await waitFor(async () => {
+      const r = await get(app, `${BASE}/Calls/${String(failing.sid)}.json`);
+      return json(r).status === 'failed' ? r : undefined;
+    });
+    assertValid(fetch, failed);
+    assertTwilioError(await place({ To: 'not a number', From: OWNED_NUMBER, Twiml: twiml }), 400, 21211);
+    assertTwilioError(await place({ To: CUSTOMER, From: '+19998887777', Twiml: twiml }), 400, 21210);
+    assertTwilioError(await place({ To: CUSTOMER, From: OWNED_NUMBER }), 400, 21205);
+    assertTwilioError(await get(app, `${BASE}/Calls/CA${'0'.repeat(32)}.json`), 404, 20404);
   });
 
   void test('message fetch: queued, delivered (price and date_sent set) and failed (error code)', async () => {

@@ -15,6 +15,14 @@ describe('password hashing', () => {
     assert.equal(needsRehash(a), false);
   });
 
+  it('hashes at a configured cost, carried in the hash so it verifies whatever the setting later', async () => {
+    const stored = await hashPassword('correct horse battery staple', 10);
+    assert.match(stored, /^\$scrypt\$ln=10,r=8,p=3\$/);
+    assert.equal(await verifyPassword('correct horse battery staple', stored), true);
+    assert.equal(await verifyPassword('correct horse battery stapl', stored), false);
+    assert.equal(needsRehash(stored), true, 'weaker than the default: rehashed at the next sign-in');
+  });
+
   it('verifies the right password and refuses others', async () => {
     const stored = await hashPassword('correct horse battery staple');
     assert.equal(await verifyPassword('correct horse battery staple', stored), true);

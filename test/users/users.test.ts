@@ -8,7 +8,8 @@ import { users } from '../../src/db/schema.ts';
 import { AppError } from '../../src/errors.ts';
 import { createDemoUsers, DEMO_PHONE_NUMBER, DEMO_STAFF_PHONE_NUMBER } from '../../src/users/demo.ts';
 import { verifyPassword } from '../../src/users/passwords.ts';
-import { createUser, findUserByUsername, requireUserByUsername, setPhoneNumber } from '../../src/users/users.ts';
+import { setPhoneNumber as setPhone } from '../../src/users/phone-number.ts';
+import { createUser, findUserByUsername, requireUserByUsername } from '../../src/users/users.ts';
 import { createTestContext, type TestContext } from '../helpers/context.ts';
 
 let t: TestContext;
@@ -66,6 +67,8 @@ describe('createUser', () => {
     assert.equal(user.phoneNumber, '+15005550009');
   });
 });
+
+const setPhoneNumber = (ctx: typeof t.ctx, username: string, phone: string | null) => setPhone(ctx, { username }, phone, { kind: 'cli', name: 'test' });
 
 describe('setPhoneNumber', () => {
   it('sets, normalises and removes a number; a changed number is unverified', async () => {

@@ -109,4 +109,10 @@ export const ENGLISH: Record<NotificationTypeId, DefaultTemplate> = {
     sms: 'DominionTrust: test message. If you can read this, SMS works. No action needed.',
     email: email('Test message', 'This is a test message. If you can read it, email works. No action needed.'),
   },
+  preferences_changed: {
+    sms: `DominionTrust: your notification settings were changed on {time}. Not you? Call the number on your card. ${STOP}`,
+    email: email('Your notification settings changed',
+      'Your notification settings (channels, quiet hours, digest, language, SMS consent or how codes reach you) were changed on {time}.\n\n' +
+      'If you did not do this, call the number on the back of your card now.'),
+  },
 };

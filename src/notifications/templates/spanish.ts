@@ -111,4 +111,10 @@ export const SPANISH: Record<NotificationTypeId, DefaultTemplate> = {
     sms: 'DominionTrust: mensaje de prueba. Si puede leerlo, los SMS funcionan. No tiene que hacer nada.',
     email: email('Mensaje de prueba', 'Este es un mensaje de prueba. Si puede leerlo, el correo funciona. No tiene que hacer nada.'),
   },
+  preferences_changed: {
+    sms: `DominionTrust: se cambiaron sus avisos el {time}. ¿No fue usted? Llame al teléfono de su tarjeta. ${STOP}`,
+    email: email('Se cambiaron sus preferencias de avisos',
+      'Sus preferencias de avisos (canales, horas de silencio, resumen, idioma, consentimiento de SMS o la forma de recibir códigos) se cambiaron el {time}.\n\n' +
+      'Si no fue usted, llame ahora al teléfono que figura al dorso de su tarjeta.'),
+  },
 };

@@ -10,6 +10,7 @@ import { CATALOGUE, notificationType, type Channel, type NotificationTypeId } fr
 import { DEFAULT_LANGUAGES, FALLBACK_LANGUAGE, defaultTemplate } from './defaults.ts';
 import { languageOf, localeFor } from './format.ts';
 import { checkTemplate, renderExample } from './render.ts';
+import { recordAudit } from '../../audit/audit.ts';
 
 /** Previews render dates in the bank's home zone; customers see theirs. */
 export const PREVIEW_TIME_ZONE = 'America/New_York';
@@ -107,11 +108,20 @@ export async function saveTemplate(ctx: Pick<AppContext, 'db' | 'config' | 'cloc
   let version: number;
   try {
     version = await ctx.db.transaction(async (tx) => {
-      const next = ((await latestVersion(tx, spec.id, language, input.channel))?.version ?? 0) + 1;
+      const latest = await latestVersion(tx, spec.id, language, input.channel);
+      const next = (latest?.version ?? 0) + 1;
       await tx.insert(notificationTemplates).values({
         type: spec.id, language, channel: input.channel, version: next, subject, body: input.body,
         updatedBy: input.updatedBy ?? null, createdAt: ctx.clock.now(),
       });
+      // A staff edit changes what every customer reads: audited with the version it replaced.
+      if (input.updatedBy) {
+        await recordAudit(tx, {
+          actor: { kind: 'staff', userId: input.updatedBy }, action: 'template.saved', subject: `template:${spec.id}/${language}/${input.channel}`, at: ctx.clock.now(),
+          before: { version: latest?.version ?? 0, subject: latest?.subject ?? null, body: latest?.body ?? null },
+          after: { version: next, subject, body: input.body },
+        });
+      }
       return next;
     });
   } catch (error) {
