@@ -1,6 +1,7 @@
 // `npm test`: the whole suite on embedded PGlite, then again on the machine's PostgreSQL.
 // PostgreSQL unreachable is a failure (CI must prove both engines), unless explicitly skipped.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -49,10 +50,18 @@ for (const engine of engines) {
     }
   }
   console.log(`\n▶ test suite on ${engine}`);
-  const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+  // Everything the suite's apps answer, log and print is recorded, then scanned for secrets.
+  const recordDir = join(import.meta.dirname, '../.tmp', `record-${engine}`);
+  rmSync(recordDir, { recursive: true, force: true });
+  mkdirSync(recordDir, { recursive: true });
+  const env = { ...process.env, ...nodeStart, TEST_ENGINE: engine, DOMINION_TEST_RECORD_DIR: recordDir };
+  let run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files], {
     stdio: 'inherit',
-    env: { ...process.env, ...nodeStart, TEST_ENGINE: engine },
+    env,
   });
+  if (run.status === 0 && !positionals.length) {
+    run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', 'test/security/secrets-scan.check.ts'], { stdio: 'inherit', env });
+  }
   if (run.status !== 0) {
     console.error(`❌ test suite failed on ${engine}`);
     failed = true;

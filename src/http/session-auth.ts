@@ -33,7 +33,33 @@ export function requireStaff(request: FastifyRequest): SessionUser {
   return user;
 }
 
+/** No request the API documents nests deeper; deeper JSON is refused before anything walks it. */
+export const MAX_INPUT_DEPTH = 16;
+
+/**
+ * What makes a request unreadable before its schema is checked: JSON nested deeper than any route
+ * takes, or text no field can take, a NUL (PostgreSQL cannot store it) or a lone surrogate (not
+ * Unicode: it has no UTF-8). Walked without recursion, so no depth overflows the stack.
+ */
+export function unreadableInput(input: unknown): string | undefined {
+  const pending: { value: unknown; path: string; depth: number }[] = [{ value: input, path: 'body', depth: 0 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { value, path, depth } = next;
+    if (typeof value === 'string') {
+      if (value.includes('\0') || !value.isWellFormed()) return `${path}: contains a NUL character or a broken Unicode character (a lone surrogate); send plain text.`;
+    } else if (value !== null && typeof value === 'object') {
+      if (depth >= MAX_INPUT_DEPTH) return `${path}: nested deeper than ${MAX_INPUT_DEPTH} levels; send the fields documented at /docs.`;
+      for (const [key, child] of Object.entries(value)) {
+        pending.push({ value: key, path, depth }, { value: child, path: path === 'body' ? key : `${path}.${key}`, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
+
 export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
+  const unreadable = unreadableInput(input);
+  if (unreadable) throw new AppError('validation_failed', unreadable);
   const parsed = schema.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   throw new AppError('validation_failed', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));

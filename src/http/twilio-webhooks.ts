@@ -10,6 +10,7 @@ import { STATUS_CALLBACK_PATH, recordStatusCallback } from '../sms/delivery.ts';
 import { INBOUND_SMS_PATH, receiveInboundSms } from '../sms/inbound.ts';
 import type { MessageStatus } from '../sms/provider.ts';
 import { CALL_STATUS_PATH, recordCallProgress, type CallProgress } from '../voice/code-call.ts';
+import { unreadableInput } from './session-auth.ts';
 
 type FormParams = Record<string, string | string[]>;
 
@@ -50,6 +51,11 @@ export function twilioWebhookRoutes(app: FastifyInstance, ctx: AppContext): void
       if (refusal === undefined) return;
       request.log.warn({ url: request.url, problem: refusal }, 'twilio webhook refused');
       return reply.code(403).send({ error: 'forbidden', message: refusal });
+    });
+    // Twilio never sends a NUL; a signed form with one is refused before it reaches the database.
+    scope.addHook('preHandler', async (request, reply) => {
+      const unreadable = unreadableInput(request.body);
+      if (unreadable) return badRequest(reply, unreadable);
     });
 
     scope.post(STATUS_CALLBACK_PATH, async (request, reply) => {

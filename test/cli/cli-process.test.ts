@@ -9,6 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TEST_ENGINE } from '../helpers/database.ts';
+import { record, recordLogs } from '../helpers/recorder.ts';
 import { createTestContext, eventually, TEST_AUTH_TOKEN, testEnv, type TestContext } from '../helpers/context.ts';
 import { nodeStartEnv } from '../helpers/process.ts';
 
@@ -30,6 +31,7 @@ before(async () => {
 
 after(async () => {
   await t.close();
+  recordLogs(dir);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,7 +53,10 @@ function cli(args: string[], options: { env?: Record<string, string>; input?: st
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdin!.end(options.input ?? '');
-  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+  return new Promise((done) => child.on('close', (code) => {
+    record({ kind: 'cli', where: `dominion ${args.join(' ')}`, text: stdout + stderr });
+    done({ code, stdout, stderr });
+  }));
 }
 
 describe('--help', () => {

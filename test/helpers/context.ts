@@ -10,6 +10,7 @@ import { createLogger, flushLogger } from '../../src/logging.ts';
 import { openRuntime, type Runtime } from '../../src/runtime.ts';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { recordLogs } from './recorder.ts';
 
 export const TEST_ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
 export const TEST_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
@@ -118,6 +119,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
       await ctx.close();
       await database.drop();
       await sim.close();
+      await flushLogger(logger);
+      recordLogs(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { record } from './recorder.ts';
 
 export const ROOT = join(import.meta.dirname, '../..');
 
@@ -47,7 +48,10 @@ export function startDominion(args: string[], env: Record<string, string>): Runn
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('exit', (code, signal) => {
+      record({ kind: 'cli', where: `dominion ${args.join(' ')}`, text: out });
+      resolve({ code, signal });
+    });
   });
   return { child, output: () => out, exited };
 }

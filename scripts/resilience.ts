@@ -1,0 +1,18 @@
+// `npm run test:resilience`: the minutes-long proofs, on embedded PGlite and then on PostgreSQL:
+// hostile input with many more requests per route than the normal suite sends.
+import { spawnSync } from 'node:child_process';
+
+const engines = process.env.TEST_ENGINE ? [process.env.TEST_ENGINE] : ['pglite', 'postgres'];
+const runs = process.env.HOSTILE_RUNS ?? '200';
+const started = Date.now();
+let failed = false;
+for (const engine of engines) {
+  console.log(`\n▶ resilience on ${engine} (HOSTILE_RUNS=${runs})`);
+  const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=3600000', 'test/security/hostile-input.test.ts'], {
+    stdio: 'inherit',
+    env: { ...process.env, TEST_ENGINE: engine, HOSTILE_RUNS: runs },
+  });
+  if (run.status !== 0) failed = true;
+}
+console.log(`resilience: ${failed ? 'FAILED' : 'passed'} in ${Math.round((Date.now() - started) / 1000)} s`);
+process.exit(failed ? 1 : 0);
