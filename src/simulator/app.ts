@@ -7,6 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { registerApiRoutes } from './api-routes.ts';
 import { CredentialCheck } from './auth.ts';
 import { DeliveryClock } from './delivery.ts';
+import { FaultPlan, type FaultState, type RefusalSettings, type StormSettings, type UndeliverySettings } from './faults.ts';
+import { registerFaultRoutes } from './fault-routes.ts';
 import { registerInboxRoutes } from './inbox.ts';
 import { resolveOptions, usdToMicros } from './options.ts';
 import { registerReplyRoutes, ReplyBook, type CustomerReply } from './replies.ts';
@@ -26,6 +28,19 @@ export interface SimulatorState {
   setBalance(usd: number): void;
   /** Messages customers texted to the account's numbers (POST /dev/reply), newest first. */
   replies(): CustomerReply[];
+  /** Starts a storm on the API (replacing any other): see faults.ts. */
+  storm(settings: StormSettings): void;
+  /** Ends the storm. */
+  calm(): void;
+  /** Create requests to `to` are refused with a Twilio error code. */
+  refuse(settings: RefusalSettings): void;
+  /** Messages to `to` are accepted, then end undelivered (or failed) with a Twilio error code. */
+  undeliver(settings: UndeliverySettings): void;
+  /** No status callback for messages to this number, or for this message SID. */
+  silence(target: string): void;
+  /** Removes every storm, refusal, undelivery and silence. */
+  clearFaults(): void;
+  faults(): FaultState;
 }
 
 const API_PREFIX = '/2010-04-01/';
@@ -75,9 +90,10 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   const callbacks = new StatusCallbackSender(options.authToken, app.log);
   const book = new ReplyBook();
   const closing = new AbortController();
+  const faults = new FaultPlan(options.random);
   const clock = new DeliveryClock(options.statusStepMs, (message, change) => {
     store.apply(message, change, new Date());
-    if (message.statusCallback) void callbacks.send(message.statusCallback, message);
+    if (message.statusCallback && !faults.isSilent(message)) void callbacks.send(message.statusCallback, message);
   });
 
   app.removeAllContentTypeParsers();
@@ -86,8 +102,19 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   });
 
   // Twilio authenticates before anything else, so even unknown API paths answer 401 first.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith(API_PREFIX)) return;
+    // A storm hits before authentication, as an overloaded edge would.
+    const hit = faults.hit();
+    if (hit?.mode === 'reset') {
+      request.raw.socket.destroy();
+      return reply.hijack();
+    }
+    if (hit?.mode === 'rate_limit') {
+      return reply.code(429).header('Retry-After', String(hit.retryAfterSeconds)).send(hit.error.toBody());
+    }
+    if (hit?.mode === 'server_error') return reply.code(hit.error.status).send(hit.error.toBody());
+    if (hit?.mode === 'slow') await sleep(hit.delayMs);
     if (options.latencyMs > 0) await sleep(options.latencyMs);
     if (credentials.check(request.headers.authorization) === null) throw authenticateError();
     const { AccountSid } = (request.params ?? {}) as { AccountSid?: string };
@@ -101,7 +128,8 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
     closing.abort();
   });
 
-  registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date(), optOuts: book });
+  registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date(), optOuts: book, faults });
+  registerFaultRoutes(app, faults);
   registerInboxRoutes(app, store, book, options.phoneNumbers);
   registerReplyRoutes(app, { options, store, clock, book, closing: closing.signal });
 
@@ -113,6 +141,13 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
       store.setBalanceMicros(usdToMicros(usd));
     },
     replies: () => book.newestFirst().map((r) => ({ ...r, replies: [...r.replies] })),
+    storm: (settings) => faults.storm(settings),
+    calm: () => faults.calm(),
+    refuse: (settings) => faults.refuse(settings),
+    undeliver: (settings) => faults.undeliver(settings),
+    silence: (target) => faults.silence(target),
+    clearFaults: () => faults.clear(),
+    faults: () => faults.state(),
   });
   return app;
 }
