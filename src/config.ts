@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { isSupportedCountry } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 import { DEFAULT_ALLOWED_COUNTRIES, type CountryCode } from './sms/phone.ts';
@@ -34,7 +35,8 @@ const optionalText = z
 const countryList = z
   .string()
   .transform((v) => v.split(',').map((c) => c.trim().toUpperCase()).filter(Boolean))
-  .pipe(z.array(z.string().regex(COUNTRY, 'each entry must be a two-letter ISO country code')).min(1));
+  .pipe(z.array(z.string().regex(COUNTRY, 'each entry must be a two-letter ISO country code')
+    .refine(isSupportedCountry, 'each entry must be a country libphonenumber knows (a two-letter ISO code such as US or CA)')).min(1));
 
 const priceOverrides = z
   .string()
@@ -89,6 +91,7 @@ const trustProxy = optionalText.pipe(z.union([
 const envSchema = z.object({
   TWILIO_ACCOUNT_SID: optionalText.pipe(z.string().regex(ACCOUNT_SID, "must be 'AC' followed by 32 hex characters").optional()),
   TWILIO_AUTH_TOKEN: optionalText.pipe(z.string().min(16, 'looks too short for a Twilio auth token (32 characters)').optional()),
+  TWILIO_AUTH_TOKEN_PREVIOUS: optionalText.pipe(z.string().min(16, 'looks too short for a Twilio auth token (32 characters)').optional()),
   TWILIO_API_KEY_SID: optionalText.pipe(z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must be 'SK' followed by 32 hex characters").optional()),
   TWILIO_API_KEY_SECRET: optionalText,
   TWILIO_PHONE_NUMBER: optionalText.pipe(senderNumbers.optional()),
@@ -105,7 +108,9 @@ const envSchema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   LOG_DIR: z.string().trim().min(1).default('./logs'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DEFAULT_REGION: z.string().trim().toUpperCase().regex(COUNTRY, 'must be a two-letter ISO country code').default('US'),
+  // Checked against libphonenumber's regions: an unknown one (ZZ) would refuse every national number.
+  DEFAULT_REGION: z.string().trim().toUpperCase().regex(COUNTRY, 'must be a two-letter ISO country code')
+    .refine(isSupportedCountry, 'is not a country libphonenumber knows, so no national number could be read').default('US'),
   SMS_ALLOWED_COUNTRIES: countryList.optional(),
   SMS_PRICE_PER_SEGMENT: z.coerce.number().min(0).max(10).default(0.0075),
   SMS_PRICE_OVERRIDES: priceOverrides.optional(),
@@ -148,6 +153,7 @@ function durationMs(text: string): number {
 const EXAMPLES: Record<string, string> = {
   TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
   TWILIO_AUTH_TOKEN: 'the 32-character Auth Token shown at console.twilio.com',
+  TWILIO_AUTH_TOKEN_PREVIOUS: 'the auth token being rotated out, until no callback is signed with it',
   TWILIO_API_KEY_SID: 'SK0123456789abcdef0123456789abcdef',
   TWILIO_PHONE_NUMBER: '+14155552671',
   PUBLIC_BASE_URL: 'https://bank.example.com',
@@ -188,7 +194,7 @@ const EXAMPLES: Record<string, string> = {
 };
 
 /** Variables whose values must never be echoed back, not even in a validation error. */
-const SECRET_VARS = new Set(['TWILIO_AUTH_TOKEN', 'TWILIO_API_KEY_SECRET', 'DATABASE_URL', 'SMTP_URL', 'DATA_ENCRYPTION_KEY']);
+const SECRET_VARS = new Set(['TWILIO_AUTH_TOKEN', 'TWILIO_AUTH_TOKEN_PREVIOUS', 'TWILIO_API_KEY_SECRET', 'DATABASE_URL', 'SMTP_URL', 'DATA_ENCRYPTION_KEY']);
 
 export interface Config {
   smsProvider: 'twilio' | 'simulator';
@@ -196,6 +202,11 @@ export interface Config {
     accountSid: string;
     /** The auth token; also the key that signs Twilio's webhooks. */
     authToken: string;
+    /**
+     * The auth token being rotated out (TWILIO_AUTH_TOKEN_PREVIOUS): webhook signatures made with
+     * it are still accepted until it is removed, so a rotation loses no callback. Default none.
+     */
+    previousAuthToken: string | undefined;
     /** Credentials for REST calls: API key when given (rotatable), else the auth token. */
     auth: TwilioAuth;
     /** The first of phoneNumbers: the number shown where one sender is meant. */
@@ -400,6 +411,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     twilio: {
       accountSid,
       authToken,
+      previousAuthToken: e.TWILIO_AUTH_TOKEN_PREVIOUS,
       auth,
       phoneNumber: phoneNumbers[0],
       phoneNumbers,
@@ -416,8 +428,8 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
     host: e.HOST,
     logDir: resolve(e.LOG_DIR),
     logLevel: e.LOG_LEVEL,
-    defaultRegion: e.DEFAULT_REGION as CountryCode,
-    smsAllowedCountries: (e.SMS_ALLOWED_COUNTRIES as CountryCode[] | undefined) ?? DEFAULT_ALLOWED_COUNTRIES,
+    defaultRegion: e.DEFAULT_REGION,
+    smsAllowedCountries: e.SMS_ALLOWED_COUNTRIES ?? DEFAULT_ALLOWED_COUNTRIES,
     pricing: { pricePerSegment: e.SMS_PRICE_PER_SEGMENT, perCountry: e.SMS_PRICE_OVERRIDES ?? {} },
     voice: { pricePerMinute: e.VOICE_PRICE_PER_MINUTE, codeSendWaitMs: e.CODE_SEND_WAIT_MS },
     limits: {

@@ -3,6 +3,7 @@
 // and of full phone numbers (kept as their last four digits) before it is written.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import pinoPretty from 'pino-pretty';
 import pino, { type Logger } from 'pino';
 import { maskPhoneNumber } from './sms/phone.ts';
 
@@ -32,10 +33,23 @@ export function scrubLine(line: string, secrets: readonly string[]): string {
   return out.replace(/\+\d{8,15}/g, (phone) => maskPhoneNumber(phone));
 }
 
+/**
+ * How log lines look on stdout: readable (pino-pretty) for a person at a terminal, JSON lines for
+ * everything else (a pipe, a file, a log collector). The log file is always JSON.
+ */
+export function stdoutFormat(stdoutIsTty: boolean | undefined): 'pretty' | 'json' {
+  return stdoutIsTty === true ? 'pretty' : 'json';
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const secrets = options.secrets.filter((s): s is string => typeof s === 'string' && s.length >= 6);
   const streams: pino.StreamEntry[] = [];
-  if (options.stdout) streams.push({ stream: process.stdout });
+  if (options.stdout) {
+    // Synchronous like the file, so the lines keep their order with the start banner's console output.
+    streams.push({ stream: stdoutFormat(process.stdout.isTTY) === 'pretty'
+      ? pinoPretty({ colorize: true, sync: true, destination: 1, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname' })
+      : process.stdout });
+  }
   if (options.logDir) {
     mkdirSync(options.logDir, { recursive: true });
     // Synchronous: a crash must not lose the lines that explain it.

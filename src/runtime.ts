@@ -28,7 +28,7 @@ export interface RuntimeOptions {
 }
 
 export function loggerFor(config: Config, stdout: boolean): Logger {
-  const secrets = [config.twilio.authToken, config.twilio.auth.kind === 'apiKey' ? config.twilio.auth.apiKeySecret : undefined];
+  const secrets = [config.twilio.authToken, config.twilio.previousAuthToken, config.twilio.auth.kind === 'apiKey' ? config.twilio.auth.apiKeySecret : undefined];
   if (config.databaseUrl) secrets.push(new URL(config.databaseUrl).password || undefined);
   if (config.email.smtpUrl) secrets.push(decodeURIComponent(new URL(config.email.smtpUrl).password) || undefined);
   return createLogger({ level: config.logLevel, logDir: config.logDir, stdout, secrets });

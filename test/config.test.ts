@@ -65,6 +65,13 @@ describe('configuration', () => {
     assert.match(message, /TWILIO_PHONE_NUMBER: must be in E\.164 format.*example: TWILIO_PHONE_NUMBER=\+14155552671/);
   });
 
+  it('refuses a DEFAULT_REGION or allowed country libphonenumber does not know (ZZ), with the other settings', () => {
+    const message = configError({ DEFAULT_REGION: 'ZZ', SMS_ALLOWED_COUNTRIES: 'US,QQ', PORT: 'eighty' }).userMessage;
+    assert.match(message, /- DEFAULT_REGION: is not a country libphonenumber knows, so no national number could be read \(got "ZZ"\)/);
+    assert.match(message, /- SMS_ALLOWED_COUNTRIES: each entry must be a country libphonenumber knows/);
+    assert.match(message, /- PORT:/, 'reported together with the other bad settings');
+  });
+
   it('never echoes a secret value in an error', () => {
     const error = configError({ TWILIO_AUTH_TOKEN: 'short-secret', DATABASE_URL: 'mysql://user:pa55word@host/db' });
     assert.match(error.userMessage, /TWILIO_AUTH_TOKEN/);

@@ -1,6 +1,7 @@
 // Signed-in sessions as opaque bearer tokens: 32 random bytes given to the client once, only
 // their SHA-256 stored; revocable, expiring. And the devices a user has signed in from.
 import { createHash, randomBytes } from 'node:crypto';
+import Bowser from 'bowser';
 import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { Queryable } from '../db/connection.ts';
 import { devices, sessions, users } from '../db/schema.ts';
@@ -35,9 +36,32 @@ export interface Device {
 export function deviceOf(userAgent: string | undefined, deviceId: string | undefined): Device {
   const agent = (userAgent ?? '').slice(0, 512);
   const fingerprint = createHash('sha256').update(`${agent}\n${deviceId ?? ''}`).digest('hex');
-  // The alert names the device as its browser or app does; a bare product token, trimmed.
-  const label = agent.split(/[\s(]/)[0]?.slice(0, 40) || 'an unknown device';
-  return { fingerprint, label };
+  return { fingerprint, label: deviceLabel(agent) };
+}
+
+/**
+ * Longest label: the new-device SMS has room for it, the longest IPv4 address as the place and a
+ * full date, in one segment (test/auth/device-label.test.ts renders every language).
+ */
+const LABEL_LIMIT = 22;
+/** bowser's longest common names, as people say them. */
+const SHORT_NAMES: Record<string, string> = { 'Microsoft Edge': 'Edge', 'Samsung Internet for Android': 'Samsung Internet' };
+
+/**
+ * The device as a customer knows it, "Chrome (Windows)", "Safari (iOS)" in any language (bowser reads the user
+ * agent; every browser sends "Mozilla/5.0" first, so that token says nothing). An app's own agent
+ * ("DominionApp/1.0") is named by its product token.
+ */
+export function deviceLabel(userAgent: string): string {
+  // bowser throws on an empty agent; a client that sends none is still a device.
+  if (userAgent.trim() === '') return 'an unknown device';
+  const parsed = Bowser.parse(userAgent);
+  const browser = (SHORT_NAMES[parsed.browser.name ?? ''] ?? parsed.browser.name)?.slice(0, LABEL_LIMIT);
+  const system = parsed.os.name?.slice(0, LABEL_LIMIT);
+  if (browser && system && browser.length + system.length + 3 <= LABEL_LIMIT) return `${browser} (${system})`;
+  if (browser || system) return (browser || system)!;
+  const product = userAgent.split(/[\s(]/)[0]?.slice(0, LABEL_LIMIT);
+  return product && product !== 'Mozilla/5.0' ? product : 'an unknown device';
 }
 
 export async function createSession(db: Queryable, userId: string, device: Device, now: Date): Promise<NewSession> {

@@ -220,9 +220,13 @@ export const phoneStatus = pgTable('phone_status', {
   phoneNumber: text('phone_number').primaryKey(),
   optedOutAt: timestamp('opted_out_at', { withTimezone: true }),
   unreachableAt: timestamp('unreachable_at', { withTimezone: true }),
-  /** The Twilio error behind it, e.g. "21610 Recipient Opted Out". */
+  /** The Twilio error behind it, e.g. "21610 Attempt to send to unsubscribed recipient (Recipient Opted Out)". */
   reason: text('reason'),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Permanent failures in a row that say the number cannot take SMS; a delivery resets them. */
+  permanentFailures: integer('permanent_failures').notNull().default(0),
+  /** When the owner was emailed that the number is unreachable (once per marking). */
+  unreachableNotifiedAt: timestamp('unreachable_notified_at', { withTimezone: true }),
 });
 
 /** One row per provider call of a message: when, and what came of it. */
@@ -621,3 +625,14 @@ export const schema = {
   smsConsents, voiceCalls,
 };
 export type Schema = typeof schema;
+
+/**
+ * Which auth token signed Twilio's webhooks, by a fingerprint (SHA-256 prefix, never the token):
+ * during a rotation, --check-setup reads it to say when TWILIO_AUTH_TOKEN_PREVIOUS may be removed.
+ */
+export const twilioWebhookSigners = pgTable('twilio_webhook_signers', {
+  tokenFingerprint: text('token_fingerprint').primaryKey(),
+  firstSeenAt: timestamp('first_seen_at', { withTimezone: true }).notNull(),
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull(),
+  callbacks: bigint('callbacks', { mode: 'number' }).notNull().default(0),
+});

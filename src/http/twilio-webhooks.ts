@@ -1,18 +1,18 @@
 // Twilio's webhooks: message status callbacks (POST /webhooks/twilio/status), code calls' status
-// callbacks (POST /webhooks/twilio/call-status) and SMS customers
-// send to the bank's numbers (POST /webhooks/twilio/inbound). Both are form-encoded and signed
-// with X-Twilio-Signature (HMAC-SHA1 of the public URL and the sorted parameters, keyed with the
-// auth token); a request without a valid signature is refused with 403 before anything is read.
+// callbacks (POST /webhooks/twilio/call-status) and SMS customers send to the bank's numbers
+// (POST /webhooks/twilio/inbound). All are signed with X-Twilio-Signature
+// (src/sms/webhook-signature.ts: form bodies by their sorted parameters, JSON bodies by
+// bodySHA256, over PUBLIC_BASE_URL plus the path); a request without a valid signature is refused
+// with 403 before anything is read.
 import twilio from 'twilio';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
-import { STATUS_CALLBACK_PATH, recordStatusCallback } from '../sms/delivery.ts';
+import { STATUS_CALLBACK_PATH, recordStatusCallback, twilioErrorField } from '../sms/delivery.ts';
 import { INBOUND_SMS_PATH, receiveInboundSms } from '../sms/inbound.ts';
 import type { MessageStatus } from '../sms/provider.ts';
 import { CALL_STATUS_PATH, recordCallProgress, type CallProgress } from '../voice/code-call.ts';
 import { unreadableInput } from './session-auth.ts';
-
-type FormParams = Record<string, string | string[]>;
+import { checkWebhookSignature, recordWebhookSigner, type FormParams } from '../sms/webhook-signature.ts';
 
 function parseForm(body: string): FormParams {
   const params: FormParams = {};
@@ -40,18 +40,48 @@ function badRequest(reply: FastifyReply, message: string): FastifyReply {
   return reply.code(400).send({ error: 'validation_failed', message });
 }
 
+/** The body as received, for signatures over bodySHA256. */
+const rawBodies = new WeakMap<FastifyRequest, string>();
+
+/**
+ * Makes a scope's routes Twilio webhooks: form and JSON bodies are read (the raw text kept for
+ * bodySHA256), and every request must carry a valid X-Twilio-Signature, else 403. The token that
+ * signed is counted (src/sms/webhook-signature.ts), for the rotation advice of --check-setup.
+ */
+export function guardTwilioWebhooks(scope: FastifyInstance, ctx: Pick<AppContext, 'config' | 'db' | 'clock'>): void {
+  scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    rawBodies.set(request, text);
+    done(null, parseForm(text));
+  });
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    rawBodies.set(request, typeof body === 'string' ? body : body.toString('utf8'));
+    done(null, {});
+  });
+  scope.addHook('preHandler', async (request, reply) => {
+    const signature = request.headers['x-twilio-signature'];
+    const body = request.body;
+    const verdict = checkWebhookSignature(ctx.config, {
+      path: request.url,
+      signature: typeof signature === 'string' ? signature : undefined,
+      params: body !== null && typeof body === 'object' ? (body as FormParams) : {},
+      rawBody: rawBodies.get(request) ?? '',
+    });
+    if (verdict.ok) {
+      const token = verdict.token === 'current' ? ctx.config.twilio.authToken : ctx.config.twilio.previousAuthToken!;
+      await recordWebhookSigner(ctx.db, token, ctx.clock.now());
+      if (verdict.token === 'previous') request.log.info({ url: request.url }, 'twilio webhook signed with TWILIO_AUTH_TOKEN_PREVIOUS');
+      return;
+    }
+    request.log.warn({ url: request.url, problem: verdict.problem }, 'twilio webhook refused');
+    return reply.code(403).send({ error: 'forbidden', message: verdict.problem });
+  });
+}
+
 export function twilioWebhookRoutes(app: FastifyInstance, ctx: AppContext): void {
   // Scoped: only these routes read form bodies, the API keeps its JSON-only parsing.
   void app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
-      done(null, parseForm(typeof body === 'string' ? body : body.toString('utf8')));
-    });
-    scope.addHook('preHandler', async (request, reply) => {
-      const refusal = signatureProblem(ctx, request);
-      if (refusal === undefined) return;
-      request.log.warn({ url: request.url, problem: refusal }, 'twilio webhook refused');
-      return reply.code(403).send({ error: 'forbidden', message: refusal });
-    });
+    guardTwilioWebhooks(scope, ctx);
     // Twilio never sends a NUL; a signed form with one is refused before it reaches the database.
     scope.addHook('preHandler', async (request, reply) => {
       const unreadable = unreadableInput(request.body);
@@ -67,10 +97,11 @@ export function twilioWebhookRoutes(app: FastifyInstance, ctx: AppContext): void
       // Statuses outside the SMS lifecycle (read, partially_delivered, future ones) settle nothing.
       if (!STATUSES.has(status)) return reply.code(204).send();
       const errorCode = Number.parseInt(text(params, 'ErrorCode') ?? '', 10);
-      const recorded = await recordStatusCallback(ctx, sid, { status: status as MessageStatus, errorCode: Number.isInteger(errorCode) ? errorCode : null });
+      const code = Number.isInteger(errorCode) ? errorCode : null;
+      const recorded = await recordStatusCallback(ctx, sid, { status: status as MessageStatus, errorCode: code });
       // An unknown message is answered 2xx too, so Twilio does not retry it.
       if (recorded === 'unknown') request.log.info({ messageSid: sid, status }, 'status callback for an unknown message ignored');
-      else request.log.info({ messageId: recorded.messageId, messageSid: sid, status, applied: recorded.changed }, 'status callback');
+      else request.log.info({ messageId: recorded.messageId, messageSid: sid, status, ...twilioErrorField(code), applied: recorded.changed }, 'status callback');
       return reply.code(204).send();
     });
 
@@ -104,21 +135,4 @@ export function twilioWebhookRoutes(app: FastifyInstance, ctx: AppContext): void
       return reply.type('text/xml').send(twiml.toString());
     });
   });
-}
-
-/** Why the request is not provably from Twilio, or undefined when its signature holds. */
-function signatureProblem(ctx: AppContext, request: FastifyRequest): string | undefined {
-  const { publicBaseUrl } = ctx.config;
-  const { authToken } = ctx.config.twilio;
-  if (publicBaseUrl === undefined) return 'Webhooks are off: set PUBLIC_BASE_URL to the URL Twilio reaches this server at.';
-  if (authToken === '') return 'TWILIO_AUTH_TOKEN is not set, so Twilio signatures cannot be checked.';
-  const signature = request.headers['x-twilio-signature'];
-  if (typeof signature !== 'string' || signature === '') return 'X-Twilio-Signature is missing.';
-  const body = request.body;
-  const params = body !== null && typeof body === 'object' ? (body as FormParams) : {};
-  // Twilio signs the URL it was given, query string included: PUBLIC_BASE_URL plus the path asked.
-  if (!twilio.validateRequest(authToken, signature, `${publicBaseUrl}${request.url}`, params)) {
-    return 'X-Twilio-Signature does not match: check PUBLIC_BASE_URL (the exact URL set in Twilio) and TWILIO_AUTH_TOKEN.';
-  }
-  return undefined;
 }

@@ -100,3 +100,16 @@ export async function holdNotification(
   await updateNotification(tx, row.id, { status: 'held', holdUntil: until, reason, updatedAt: ctx.clock.now() });
   await enqueueNotification(ctx, tx, row, spec, until);
 }
+
+/**
+ * A notification sent as SMS follows its message to its final state: delivered -> sent; failed,
+ * undelivered, expired or withdrawn -> failed, with the reason (e.g. "sms_failed: 21610 Attempt
+ * to send to unsubscribed recipient (Recipient Opted Out)"), so the staff "failed" view shows
+ * what the SMS statistics count. Only notifications still queued move.
+ */
+export async function followSmsOutcome(db: Queryable, smsMessageId: string, outcome: { status: string; reason: string | null }, now: Date): Promise<void> {
+  const delivered = outcome.status === 'delivered';
+  await db.update(notifications)
+    .set({ status: delivered ? 'sent' : 'failed', ...(!delivered && { reason: `sms_${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}` }), updatedAt: now })
+    .where(and(eq(notifications.smsMessageId, smsMessageId), eq(notifications.status, 'queued')));
+}

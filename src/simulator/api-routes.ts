@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CredentialCheck } from './auth.ts';
 import type { DeliveryClock } from './delivery.ts';
 import { planOutcome } from './delivery.ts';
+import type { FaultPlan } from './faults.ts';
 import { accountJson, accountPath, balanceJson, incomingPhoneNumberJson, messageJson, phoneNumberSid } from './format.ts';
 import { readMessageFilter } from './message-filters.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -23,6 +24,8 @@ export interface ApiContext {
   createdAt: Date;
   /** Customers who texted STOP to one of the numbers (see replies.ts). */
   optOuts: { isOptedOut(customer: string, sender: string): boolean };
+  /** Refusals and undeliveries planned for chosen numbers (faults.ts). */
+  faults: FaultPlan;
 }
 
 const ACCOUNT = '/2010-04-01/Accounts/:AccountSid';
@@ -82,7 +85,10 @@ export function registerApiRoutes(app: FastifyInstance, context: ApiContext): vo
     if (context.optOuts.isOptedOut(messageRequest.to, messageRequest.from)) {
       throw badRequest(21610, 'Attempt to send to unsubscribed recipient');
     }
-    const message = store.accept(messageRequest, () => planOutcome(messageRequest.to, options), new Date());
+    const refusal = context.faults.refusalFor(messageRequest.to);
+    if (refusal) throw refusal;
+    const planned = () => context.faults.outcomeFor(messageRequest.to) ?? planOutcome(messageRequest.to, options);
+    const message = store.accept(messageRequest, planned, new Date());
     clock.start(message);
     return reply.code(201).send(messageJson(message));
   });

@@ -8,6 +8,8 @@ import { registerApiRoutes } from './api-routes.ts';
 import { CallBook, registerCallRoutes, type SimulatedCall } from './calls.ts';
 import { CredentialCheck } from './auth.ts';
 import { DeliveryClock } from './delivery.ts';
+import { FaultPlan, type FaultState, type RefusalSettings, type StormSettings, type UndeliverySettings } from './faults.ts';
+import { registerFaultRoutes } from './fault-routes.ts';
 import { registerInboxRoutes } from './inbox.ts';
 import { resolveOptions, usdToMicros } from './options.ts';
 import { registerReplyRoutes, ReplyBook, type CustomerReply } from './replies.ts';
@@ -29,6 +31,19 @@ export interface SimulatorState {
   replies(): CustomerReply[];
   /** Voice calls placed through the Calls API, newest first, with what each one spoke. */
   calls(): SimulatedCall[];
+  /** Starts a storm on the API (replacing any other): see faults.ts. */
+  storm(settings: StormSettings): void;
+  /** Ends the storm. */
+  calm(): void;
+  /** Create requests to `to` are refused with a Twilio error code. */
+  refuse(settings: RefusalSettings): void;
+  /** Messages to `to` are accepted, then end undelivered (or failed) with a Twilio error code. */
+  undeliver(settings: UndeliverySettings): void;
+  /** No status callback for messages to this number, or for this message SID. */
+  silence(target: string): void;
+  /** Removes every storm, refusal, undelivery and silence. */
+  clearFaults(): void;
+  faults(): FaultState;
 }
 
 const API_PREFIX = '/2010-04-01/';
@@ -79,9 +94,10 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   const book = new ReplyBook();
   const calls = new CallBook(options, app.log);
   const closing = new AbortController();
+  const faults = new FaultPlan(options.random);
   const clock = new DeliveryClock(options.statusStepMs, (message, change) => {
     store.apply(message, change, new Date());
-    if (message.statusCallback) void callbacks.send(message.statusCallback, message);
+    if (message.statusCallback && !faults.isSilent(message)) void callbacks.send(message.statusCallback, message);
   });
 
   app.removeAllContentTypeParsers();
@@ -90,8 +106,19 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   });
 
   // Twilio authenticates before anything else, so even unknown API paths answer 401 first.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith(API_PREFIX)) return;
+    // A storm hits before authentication, as an overloaded edge would.
+    const hit = faults.hit();
+    if (hit?.mode === 'reset') {
+      request.raw.socket.destroy();
+      return reply.hijack();
+    }
+    if (hit?.mode === 'rate_limit') {
+      return reply.code(429).header('Retry-After', String(hit.retryAfterSeconds)).send(hit.error.toBody());
+    }
+    if (hit?.mode === 'server_error') return reply.code(hit.error.status).send(hit.error.toBody());
+    if (hit?.mode === 'slow') await sleep(hit.delayMs);
     if (options.latencyMs > 0) await sleep(options.latencyMs);
     if (credentials.check(request.headers.authorization) === null) throw authenticateError();
     const { AccountSid } = (request.params ?? {}) as { AccountSid?: string };
@@ -106,8 +133,9 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
     closing.abort();
   });
 
-  registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date(), optOuts: book });
+  registerApiRoutes(app, { options, store, clock, credentials, createdAt: new Date(), optOuts: book, faults });
   registerCallRoutes(app, calls, options.phoneNumbers);
+  registerFaultRoutes(app, faults);
   registerInboxRoutes(app, store, book, options.phoneNumbers, calls);
   registerReplyRoutes(app, { options, store, clock, book, closing: closing.signal });
 
@@ -120,6 +148,13 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
     },
     replies: () => book.newestFirst().map((r) => ({ ...r, replies: [...r.replies] })),
     calls: () => calls.newestFirst().map((c) => ({ ...c, spoken: [...c.spoken], statusCallbackEvents: [...c.statusCallbackEvents] })),
+    storm: (settings) => faults.storm(settings),
+    calm: () => faults.calm(),
+    refuse: (settings) => faults.refuse(settings),
+    undeliver: (settings) => faults.undeliver(settings),
+    silence: (target) => faults.silence(target),
+    clearFaults: () => faults.clear(),
+    faults: () => faults.state(),
   });
   return app;
 }

@@ -14,6 +14,7 @@ export type { MessageStatus, SimulatedMessage } from './store.ts';
 export type { TwilioErrorBody } from './twilio-error.ts';
 export type { CustomerReply } from './replies.ts';
 export type { SimulatedCall } from './calls.ts';
+export type { FaultState, RefusalSettings, StormMode, StormSettings, UndeliverySettings } from './faults.ts';
 
 export interface Simulator extends SimulatorState {
   /** Base URL, e.g. http://127.0.0.1:8001 (no trailing slash); replaces https://api.twilio.com. */
@@ -43,6 +44,13 @@ export async function startSimulator(options: SimulatorOptions & { port?: number
     setBalance: (usd) => state.setBalance(usd),
     replies: () => state.replies(),
     calls: () => state.calls(),
+    storm: (settings) => state.storm(settings),
+    calm: () => state.calm(),
+    refuse: (settings) => state.refuse(settings),
+    undeliver: (settings) => state.undeliver(settings),
+    silence: (target) => state.silence(target),
+    clearFaults: () => state.clearFaults(),
+    faults: () => state.faults(),
     close: () => (closing ??= app.close()),
   };
 }

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MessageRequest } from './rules.ts';
 import { countSegments } from './rules.ts';
+import { DELIVERY_ERROR_MESSAGES } from './faults.ts';
 import { TwilioApiError } from './twilio-error.ts';
 
 export type MessageStatus = 'accepted' | 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed';
@@ -50,14 +51,6 @@ export interface StatusChange {
   status: MessageStatus;
   errorCode?: number;
 }
-
-/** Twilio's short descriptions of the delivery error codes the simulator produces. */
-const ERROR_MESSAGES: Record<number, string> = {
-  30003: 'Unreachable destination handset',
-  30005: 'Unknown destination handset',
-  30008: 'Unknown error',
-  30036: 'Validity Period Expired',
-};
 
 function newMessageSid(): string {
   return `SM${randomBytes(16).toString('hex')}`;
@@ -165,7 +158,7 @@ export class MessageStore {
     }
     if (change.errorCode !== undefined) {
       message.errorCode = change.errorCode;
-      message.errorMessage = ERROR_MESSAGES[change.errorCode] ?? null;
+      message.errorMessage = DELIVERY_ERROR_MESSAGES[change.errorCode] ?? null;
     }
     if (change.status === 'failed') {
       this.#balanceMicros += message.costMicros;

@@ -13,7 +13,7 @@ import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import {
-  CALLBACK_GRACE_SECONDS, deliverSms, fromSent, isFinalStatus, recordAccepted, recordFailure, settle, STALE_CLAIM_MS,
+  CALLBACK_GRACE_SECONDS, deliverSms, expireLateCode, fromSent, isFinalStatus, recordAccepted, recordFailure, STALE_CLAIM_MS,
   statusCallbackUrl, type SmsRow,
 } from './delivery.ts';
 import { findLostSend } from './lost-sends.ts';
@@ -57,9 +57,7 @@ export async function deliverSmsBatch(ctx: AppContext, lane: SmsLane, messageIds
   await Promise.all(toSend.map(async (row) => {
     try {
       if (row.sendBefore && now >= row.sendBefore) {
-        await settle(ctx.db, row.id, { status: 'expired', errorMessage: 'Not sent: it could only arrive after the code expired.', updatedAt: now });
-        ctx.logger.warn({ messageId: row.id, type: row.type }, 'code message expired before it could be sent');
-        ctx.metrics.smsSent.inc({ type: row.type, status: 'expired' });
+        await expireLateCode(ctx, row, now);
         return;
       }
       const body = row.otpChallengeId ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId)) : row.bodyRedacted;

@@ -11,12 +11,13 @@ import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
 import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
+import { followSmsOutcome } from '../notifications/records.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import { findLostSend } from './lost-sends.ts';
 import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
 import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
 import { SenderBusyError, senderPreference } from './sender-throttle.ts';
-import { explainTwilioError } from './twilio-errors.ts';
+import { describeTwilioError } from './twilio-errors.ts';
 
 /** Sends tried per message before it is marked failed. */
 export const MAX_SEND_ATTEMPTS = 5;
@@ -97,9 +98,7 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   }
 
   if (row.sendBefore && now >= row.sendBefore) {
-    await settle(ctx.db, messageId, { status: 'expired', errorMessage: 'Not sent: it could only arrive after the code expired.', updatedAt: now });
-    log.warn('code message expired before it could be sent');
-    ctx.metrics.smsSent.inc({ type: row.type, status: 'expired' });
+    await expireLateCode(ctx, row, now);
     return;
   }
 
@@ -186,16 +185,32 @@ export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow,
       await recordAttempt(tx, row, startedAt, now, { outcome: 'retry', ...attempt });
       await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: new Date(retryAt) });
     });
-    log.warn({ kind: error.kind, twilioCode: error.twilioCode, retryInMs: delay, attempt: row.attempts }, 'sms send failed; retrying');
+    log.warn({ kind: error.kind, twilioCode: error.twilioCode, ...twilioErrorField(error.twilioCode), retryInMs: delay, attempt: row.attempts }, 'sms send failed; retrying');
     return;
   }
   const marked = await ctx.db.transaction(async (tx) => {
     await settle(tx, row.id, { status: 'failed', ...failure });
     await recordAttempt(tx, row, startedAt, now, { outcome: 'failed', ...attempt });
+    await followSmsOutcome(tx, row.id, { status: 'failed', reason: error.twilioCode === null ? error.userMessage : describeTwilioError(error.twilioCode) }, now);
     return markPhoneFromFailure(tx, row.toNumber, error.twilioCode, now);
   });
   ctx.metrics.smsSent.inc({ type: row.type, status: 'failed' });
-  log.error({ kind: error.kind, twilioCode: error.twilioCode, attempt: row.attempts, phoneMarked: marked }, 'sms send failed');
+  log.error({ kind: error.kind, twilioCode: error.twilioCode, ...twilioErrorField(error.twilioCode), attempt: row.attempts, phoneMarked: marked }, 'sms send failed');
+}
+
+/** The log field naming a Twilio code by the error table, e.g. twilioError: "21211 Invalid 'To' Phone Number (Invalid Phone Number)". */
+export function twilioErrorField(code: number | null): { twilioError?: string } {
+  return code === null ? {} : { twilioError: describeTwilioError(code) };
+}
+
+/** A code that could only arrive after it expires is never sent: the message and its notification end 'expired'. */
+export async function expireLateCode(ctx: AppContext, row: Pick<SmsRow, 'id' | 'type'>, now: Date): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    await settle(tx, row.id, { status: 'expired', errorMessage: 'Not sent: it could only arrive after the code expired.', updatedAt: now });
+    await followSmsOutcome(tx, row.id, { status: 'expired', reason: 'it could only arrive after the code expired' }, now);
+  });
+  ctx.logger.warn({ messageId: row.id, type: row.type }, 'code message expired before it could be sent');
+  ctx.metrics.smsSent.inc({ type: row.type, status: 'expired' });
 }
 
 export function settle(db: Queryable, id: string, values: Partial<typeof smsMessages.$inferInsert>) {
@@ -211,7 +226,8 @@ export function fromSent(sent: SentMessage): Partial<typeof smsMessages.$inferIn
     price: sent.price === null ? null : sent.price.toFixed(5),
     priceUnit: sent.priceUnit,
     errorCode: sent.errorCode,
-    errorMessage: sent.errorMessage,
+    // The message log names a code by the error table, whichever way the status arrived.
+    errorMessage: sent.errorCode === null ? sent.errorMessage : describeTwilioError(sent.errorCode),
   };
 }
 
@@ -228,7 +244,7 @@ export async function applyProviderStatus(db: Queryable, messageId: string, sent
   if (!ranksBelow.length) return false;
   const values: Partial<typeof smsMessages.$inferInsert> = 'sid' in sent && sent.sid !== undefined
     ? fromSent(sent as SentMessage)
-    : { status: sent.status, errorCode: sent.errorCode, ...(sent.errorCode !== null && { errorMessage: sent.errorMessage ?? explainTwilioError(sent.errorCode)?.title ?? null }) };
+    : { status: sent.status, errorCode: sent.errorCode, ...(sent.errorCode !== null && { errorMessage: describeTwilioError(sent.errorCode) }) };
   const changed = await db
     .update(smsMessages)
     .set({
@@ -253,6 +269,9 @@ export async function recordProviderStatus(
   if (!changed) return false;
   if (sent.status === 'delivered') await clearPhoneStatus(tx, row.toNumber);
   else if (isFinalStatus(sent.status)) await markPhoneFromFailure(tx, row.toNumber, sent.errorCode, now);
+  if (isFinalStatus(sent.status)) {
+    await followSmsOutcome(tx, row.id, { status: sent.status, reason: sent.errorCode === null ? null : describeTwilioError(sent.errorCode) }, now);
+  }
   if (isFinalStatus(sent.status) && sent.status !== 'delivered') ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
   return true;
 }

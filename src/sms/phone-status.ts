@@ -12,7 +12,7 @@ import { phoneStatus } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { normalisePhoneNumber, type NormalisedPhoneNumber } from './phone.ts';
 import { phonePolicyFor } from './phone-policy.ts';
-import { explainTwilioError } from './twilio-errors.ts';
+import { describeTwilioError } from './twilio-errors.ts';
 
 /** Refused by the recipient: 21610 replied STOP, 30004 blocked by them or their carrier. */
 const OPTED_OUT: ReadonlySet<number> = new Set([21610, 30004]);
@@ -49,7 +49,7 @@ export function phoneProblemOf(twilioCode: number | null): PhoneProblem | undefi
 export async function markPhoneFromFailure(db: Queryable, phoneNumber: string, twilioCode: number | null, now: Date): Promise<PhoneProblem | undefined> {
   const problem = phoneProblemOf(twilioCode);
   if (!problem) return undefined;
-  const reason = `${twilioCode} ${explainTwilioError(twilioCode!)?.title ?? ''}`.trim();
+  const reason = describeTwilioError(twilioCode!);
   const set = problem === 'opted_out' ? { optedOutAt: now, reason, updatedAt: now } : { unreachableAt: now, reason, updatedAt: now };
   // A texted STOP keeps its reason, so that a later delivery cannot mistake it for a failure mark.
   const keepReply = sql`case when ${explicitReason()} then ${phoneStatus.reason} else excluded.reason end`;

@@ -4,7 +4,8 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../context.ts';
 import { smsMessages } from '../db/schema.ts';
-import { applyProviderStatus, isFinalStatus } from './delivery.ts';
+import { followSmsOutcome } from '../notifications/records.ts';
+import { isFinalStatus, recordProviderStatus } from './delivery.ts';
 import { explainTwilioError } from './twilio-errors.ts';
 
 export type SmsLogEntry = typeof smsMessages.$inferSelect;
@@ -47,7 +48,7 @@ function waitsForAPerson(entry: SmsLogEntry): boolean {
   return explainTwilioError(entry.errorCode)?.kind === 'insufficient_funds';
 }
 
-export async function waitForSms(ctx: Pick<AppContext, 'db' | 'provider' | 'clock'>, messageId: string, options: WaitOptions): Promise<WaitResult> {
+export async function waitForSms(ctx: Pick<AppContext, 'db' | 'provider' | 'clock' | 'metrics'>, messageId: string, options: WaitOptions): Promise<WaitResult> {
   const started = Date.now();
   const pollMs = options.pollMs ?? 100;
   let lastStatus = '';
@@ -57,7 +58,8 @@ export async function waitForSms(ctx: Pick<AppContext, 'db' | 'provider' | 'cloc
     if (!UNSENT.has(entry.status) && options.untilFinal && !isFinalStatus(entry.status) && entry.twilioSid) {
       // Ask Twilio directly rather than wait for the worker's next status check or a callback.
       const sent = await ctx.provider.fetchMessage(entry.twilioSid);
-      await applyProviderStatus(ctx.db, messageId, sent, ctx.clock.now());
+      // Recorded as a status check would: the number's marks and the notification follow it too.
+      await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, entry, sent, ctx.clock.now()));
       entry = await readSmsLogEntry(ctx.db, messageId);
     }
     const elapsed = Date.now() - started;
@@ -87,5 +89,6 @@ export async function withdrawUnsentSms(ctx: Pick<AppContext, 'db' | 'clock'>, m
     .set({ status: 'canceled', errorMessage: sql`coalesce(${smsMessages.errorMessage}, ${reason})`, updatedAt: ctx.clock.now() })
     .where(and(eq(smsMessages.id, messageId), inArray(smsMessages.status, ['pending', 'retrying'])))
     .returning({ id: smsMessages.id });
+  if (withdrawn.length > 0) await followSmsOutcome(ctx.db, messageId, { status: 'canceled', reason }, ctx.clock.now());
   return withdrawn.length > 0;
 }

@@ -3,10 +3,45 @@
 import { SmsProviderError } from './provider.ts';
 import type { SmsErrorKind } from './provider.ts';
 
+/**
+ * What a Twilio error means to an operator, one per message of the setup guide's troubleshooting
+ * table: the CLI prints GUIDE_MESSAGES[meaning] as the problem and maps it to an exit code.
+ */
+export type TwilioErrorMeaning =
+  | 'credentials'      // Twilio refused the SID / token
+  | 'test_credentials' // the request needs live credentials
+  | 'sender'           // the 'From' number (or Messaging Service) cannot send
+  | 'recipient'        // the 'To' number cannot take SMS as given
+  | 'opted_out'        // the 'To' number's owner unsubscribed (STOP) or is blocked
+  | 'region'           // the 'To' number is in a region the account may not text
+  | 'funds'            // the account ran out of money or is suspended for it
+  | 'delivery'         // accepted, then the carrier could not deliver it
+  | 'rate'             // too much, too fast: slow down and retry
+  | 'request'          // the request itself was malformed: a setting or a template to fix
+  | 'twilio_down';     // Twilio's own server error: retry later
+
+/** The guide's message for each meaning (docs/setup-twilio.md, Troubleshooting). */
+export const GUIDE_MESSAGES: Record<TwilioErrorMeaning, string> = {
+  credentials: 'Authentication Error',
+  test_credentials: 'Not Available With Test Credentials',
+  sender: 'Phone number not configured',
+  recipient: 'Invalid Phone Number',
+  opted_out: 'Recipient Opted Out',
+  region: 'Country Not Allowed',
+  funds: 'Insufficient Funds',
+  delivery: 'Message Delivery Failed',
+  rate: 'Rate limited',
+  request: 'Invalid configuration',
+  twilio_down: 'Twilio unavailable',
+};
+
 export interface TwilioErrorExplanation {
   code: number;
+  /** How the sender handles it: retry or not. */
   kind: SmsErrorKind;
-  /** Short heading, e.g. "Invalid Recipient". */
+  /** Which of the guide's messages it is. */
+  meaning: TwilioErrorMeaning;
+  /** Twilio's own title for the code (twilio.com/docs/api/errors/<code>). */
   title: string;
   /** What it means and how to fix it, for an operator. */
   fix: string;
@@ -17,55 +52,93 @@ const CREDENTIALS_FIX =
   'TWILIO_AUTH_TOKEN in .env, copied from console.twilio.com (Account Info on the dashboard); a rotated ' +
   'token stops working at once, test credentials only work with the magic test numbers, and an API key ' +
   'must belong to this account.';
+const FUNDS_FIX = 'Add credit in the Twilio console (Billing) and consider auto-recharge; sends resume a few minutes after the top-up.';
+const ASK_FOR_MOBILE = 'Ask the customer for a mobile number that can receive SMS.';
 
-/** One row per Twilio error code we treat specially; everything else is 'permanent'. */
+type Row = TwilioErrorExplanation;
+const entry = (code: number, kind: SmsErrorKind, meaning: TwilioErrorMeaning, title: string, fix: string): Row => ({ code, kind, meaning, title, fix });
+
+/**
+ * Every Twilio error an operator can meet, by code: the one table behind the CLI's messages, the
+ * log lines and message log of a failed SMS, and the docs' table (scripts/twilio-errors-doc.ts).
+ * Codes not listed are classified by HTTP status (401, 429, 5xx) and shown with Twilio's own text.
+ */
 export const TWILIO_ERRORS: readonly TwilioErrorExplanation[] = [
-  { code: 20003, kind: 'authentication', title: 'Authentication Error', fix: CREDENTIALS_FIX },
-  // Twilio documents 20005 as "Account not active: potentially because you ran out of funds"
-  // (twilio.com/docs/api/errors/20005) and 10001 as "Account is not active: balance reached $0".
-  // There is no separate "low balance" code: an empty balance suspends the account.
-  { code: 20005, kind: 'insufficient_funds', title: 'Insufficient Funds', fix: 'the Twilio account is not active, usually because its balance ran out. Add credit in the Twilio console (Billing) and consider auto-recharge; sends resume a few minutes after the top-up.' },
-  { code: 10001, kind: 'insufficient_funds', title: 'Insufficient Funds', fix: 'the Twilio account is not active (balance at $0 or suspended). Add credit in the Twilio console (Billing); if it stays suspended after paying, contact Twilio Support.' },
-  { code: 20008, kind: 'permanent', title: 'Not Available With Test Credentials', fix: "Twilio's test credentials cannot read this resource (account balance, phone numbers, message history). Use the live Account SID and Auth Token to check it." },
-  { code: 20404, kind: 'permanent', title: 'Not Found', fix: 'the resource does not exist on this account: a wrong message SID, or TWILIO_ACCOUNT_SID points at another account than the one that sent it.' },
-  { code: 20429, kind: 'rate_limited', title: 'Too Many Requests', fix: 'more than about 100 API requests were in flight for this account. Lower the worker concurrency and retry later.' },
-  { code: 21211, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: "the 'To' number is not a valid phone number. Ask the customer to correct their phone number (E.164, e.g. +14155552671)." },
-  { code: 21217, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: "the 'To' number does not appear to be a valid phone number. Ask the customer to correct it." },
-  { code: 21407, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: 'this phone number type (e.g. a landline or pager) cannot receive SMS. Ask the customer for a mobile number.' },
-  { code: 21408, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: "permission to send to this region is not enabled: enable it under Messaging → Settings → Geo permissions in the Twilio console, and add the country to SMS_ALLOWED_COUNTRIES only if the bank serves it." },
-  { code: 21421, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: 'the phone number is invalid. Ask the customer to correct their phone number.' },
-  { code: 21612, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: "Twilio cannot route SMS from this sender to the 'To' number (landline, unsupported carrier or region). Ask the customer for another mobile number." },
-  { code: 21614, kind: 'invalid_recipient', title: 'Invalid Recipient', fix: "the 'To' number is not a mobile number and cannot receive SMS. Ask the customer for a mobile number." },
-  { code: 21610, kind: 'opted_out', title: 'Recipient Opted Out', fix: 'the customer replied STOP to this sender, so Twilio blocks further messages. Do not retry; they can text START to the same number to opt back in.' },
-  { code: 21611, kind: 'rate_limited', title: 'Sender Queue Full', fix: "this 'From' number has too many queued messages (over about 4 hours of backlog at its throughput). Slow down, spread traffic over more senders or use a Messaging Service." },
-  { code: 14107, kind: 'rate_limited', title: 'Send Rate Limit', fix: 'the SMS send rate limit was exceeded. Slow down and retry later.' },
-  { code: 30001, kind: 'rate_limited', title: 'Queue Overflow', fix: "Twilio's queue for this sender overflowed because messages arrived faster than its throughput. Slow down or add senders." },
-  { code: 21606, kind: 'permanent', title: 'Phone Number Not Configured', fix: "21606 means the 'From' number is not owned by this account or not SMS-capable. Set TWILIO_PHONE_NUMBER to a number listed under Phone Numbers → Active numbers with SMS capability (check with `dominion test_twilio_sms --phone-numbers`)." },
-  { code: 21212, kind: 'permanent', title: 'Invalid From Number', fix: "the 'From' number is not a valid phone number or alphanumeric sender ID. Set TWILIO_PHONE_NUMBER in E.164 form, e.g. +14155550100." },
-  { code: 21659, kind: 'permanent', title: 'Invalid From Number', fix: "the 'From' number is not a Twilio number or short code of this account (or not usable for this destination country). Use one of the account's own numbers." },
-  { code: 21603, kind: 'permanent', title: 'Missing From Number', fix: "a 'From' number or Messaging Service SID is required. Set TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID." },
-  { code: 21602, kind: 'permanent', title: 'Missing Body', fix: 'the message body is empty. Check the template that rendered it.' },
-  { code: 21604, kind: 'permanent', title: 'Missing To Number', fix: "a 'To' number is required. Check that the customer has a phone number on file." },
-  { code: 21617, kind: 'permanent', title: 'Body Too Long', fix: 'the body exceeds 1,600 characters. Shorten the template.' },
-  { code: 21608, kind: 'permanent', title: 'Trial Account Restriction', fix: 'trial accounts can only send to verified numbers. Verify the number under Phone Numbers → Verified Caller IDs, or upgrade the account.' },
-  { code: 21609, kind: 'permanent', title: 'Invalid Status Callback', fix: 'the StatusCallback URL is not a valid http(s) URL. Check the public base URL setting the webhook URL is built from.' },
-  // Delivery failures: these arrive on the message (status undelivered / failed), never as a
-  // refused request, so their kind only matters for how the message log explains them.
-  { code: 30003, kind: 'permanent', title: 'Unreachable Handset', fix: 'the phone was switched off or out of coverage when the carrier tried. Ask the customer to check their phone and try again later; repeated 30003 may mean the number is no longer in use.' },
-  { code: 30004, kind: 'opted_out', title: 'Message Blocked', fix: 'the recipient or their carrier blocked the message (a block on the handset, a do-not-disturb list, or the carrier). Ask the customer to allow messages from the bank.' },
-  { code: 30005, kind: 'invalid_recipient', title: 'Unknown Handset', fix: 'the carrier does not know this number (it may not exist or no longer be in service). Ask the customer to confirm their phone number.' },
-  { code: 30006, kind: 'invalid_recipient', title: 'Landline or Unreachable Carrier', fix: 'the number is a landline or its carrier cannot receive SMS. Ask the customer for a mobile number.' },
-  { code: 30007, kind: 'permanent', title: 'Carrier Filtering', fix: "the carrier filtered the message as spam. Review the message content, and register the sender (A2P 10DLC or toll-free verification) in the Twilio console." },
-  { code: 30008, kind: 'permanent', title: 'Unknown Delivery Error', fix: 'the carrier reported no reason. Try again; if it persists for this number, open a ticket with Twilio Support quoting the message SID.' },
-  { code: 30036, kind: 'permanent', title: 'Validity Period Expired', fix: "the message waited in Twilio's queue longer than its validity period (codes use a short one) and was dropped. Usually a sender throughput backlog: slow down or add senders." },
-  { code: 90007, kind: 'permanent', title: 'Invalid Validity Period', fix: 'ValidityPeriod must be whole seconds between 1 and 36,000. Check the expiry configured for this message type.' },
+  // Credentials and the account.
+  entry(20003, 'authentication', 'credentials', 'Permission Denied (Authenticate)', CREDENTIALS_FIX),
+  entry(20008, 'permanent', 'test_credentials', 'Resource not accessible with Test Account Credentials', "Twilio's test credentials cannot read this resource (account balance, phone numbers, message history). Use the live Account SID and Auth Token to check it."),
+  entry(20404, 'permanent', 'request', 'Not Found', 'the resource does not exist on this account: a wrong message SID, or TWILIO_ACCOUNT_SID points at another account than the one that sent it.'),
+  // Twilio documents 20005 as "Account not active: potentially because you ran out of funds",
+  // 10001 as "Account is not active" (balance at $0) and 30002 as "Account suspended" (a message
+  // refused for it). There is no separate "low balance" code: an empty balance suspends the account.
+  entry(20005, 'insufficient_funds', 'funds', 'Account not active', `the Twilio account is not active, usually because its balance ran out. ${FUNDS_FIX}`),
+  entry(10001, 'insufficient_funds', 'funds', 'Account is not active', 'the Twilio account is not active (balance at $0 or suspended). Add credit in the Twilio console (Billing); if it stays suspended after paying, contact Twilio Support.'),
+  entry(30002, 'insufficient_funds', 'funds', 'Account suspended', `the account was suspended while the message waited, usually for an empty balance. ${FUNDS_FIX}`),
+  // The sender.
+  entry(21606, 'permanent', 'sender', "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination", "the 'From' number is not owned by this account or not SMS-capable. Set TWILIO_PHONE_NUMBER to a number listed under Phone Numbers → Active numbers with SMS capability (check with `dominion test_twilio_sms --phone-numbers`)."),
+  entry(21212, 'permanent', 'sender', "Invalid 'From' Phone Number", "the 'From' number is not a valid phone number or alphanumeric sender ID. Set TWILIO_PHONE_NUMBER in E.164 form, e.g. +14155550100."),
+  entry(21659, 'permanent', 'sender', "Source number is not a Twilio number", "the 'From' number is not a Twilio number or short code of this account (or not usable for this destination country). Use one of the account's own numbers."),
+  entry(21603, 'permanent', 'sender', "The source 'From' phone number is required to send an SMS", 'a sender is required. Set TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID.'),
+  entry(21701, 'permanent', 'sender', 'The Messaging Service Sid is invalid', 'TWILIO_MESSAGING_SERVICE_SID is not MG followed by 32 hex characters of this account. Copy it from Messaging → Services.'),
+  entry(21704, 'permanent', 'sender', 'The Messaging Service contains no phone numbers', "the Messaging Service has no sender in its pool. Add a number under Messaging → Services → Sender Pool."),
+  // The 'To' number.
+  entry(21211, 'invalid_recipient', 'recipient', "Invalid 'To' Phone Number", "the 'To' number is not a valid phone number. Ask the customer to correct their phone number (E.164, e.g. +14155552671)."),
+  entry(21214, 'invalid_recipient', 'recipient', "'To' phone number cannot be reached", `the number is not in service or cannot be reached. ${ASK_FOR_MOBILE}`),
+  entry(21217, 'invalid_recipient', 'recipient', 'Phone number does not appear to be valid', "the 'To' number does not appear to be a valid phone number. Ask the customer to correct it."),
+  entry(21401, 'invalid_recipient', 'recipient', 'Invalid Phone Number', 'the number is not valid for its country. Ask the customer to correct it (E.164: +, country code, number).'),
+  entry(21407, 'invalid_recipient', 'recipient', 'This Phone Number type does not support SMS or MMS', `the number is a type (landline, pager) that cannot receive SMS. ${ASK_FOR_MOBILE}`),
+  entry(21421, 'invalid_recipient', 'recipient', 'PhoneNumber is invalid', 'the phone number is invalid. Ask the customer to correct their phone number.'),
+  entry(21604, 'invalid_recipient', 'recipient', "The destination 'To' phone number is required to send an SMS", 'the message had no destination. Check that the customer has a phone number on file (`dominion users set-phone`).'),
+  entry(21608, 'invalid_recipient', 'recipient', "The 'To' phone number provided is not yet verified for this account", 'a trial account can only text verified numbers. Verify the number under Phone Numbers → Verified Caller IDs, or upgrade the account.'),
+  entry(21612, 'invalid_recipient', 'recipient', "The 'To' phone number is not currently reachable via SMS", `Twilio cannot route SMS from this sender to the number (landline, unsupported carrier). ${ASK_FOR_MOBILE}`),
+  entry(21614, 'invalid_recipient', 'recipient', "'To' number is not a valid mobile number", `the number is not a mobile number and cannot receive SMS. ${ASK_FOR_MOBILE}`),
+  entry(21408, 'invalid_recipient', 'region', "Permission to send an SMS has not been enabled for the region indicated by the 'To' number", 'enable the country under Messaging → Settings → Geo permissions in the Twilio console, and add it to SMS_ALLOWED_COUNTRIES only if the bank serves it.'),
+  entry(21610, 'opted_out', 'opted_out', 'Attempt to send to unsubscribed recipient', 'the customer replied STOP to this sender (or is on its block list), so Twilio blocks further messages. Do not retry; they can text START to the same number to opt back in.'),
+  // Too much, too fast.
+  entry(20429, 'rate_limited', 'rate', 'Too Many Requests', 'more than about 100 API requests were in flight for this account. Lower WORKER_CONCURRENCY; sends are retried after Retry-After.'),
+  entry(21611, 'rate_limited', 'rate', "This 'From' number has exceeded the maximum number of queued messages", "the sender has over about 4 hours of backlog at its throughput. Slow down, spread traffic over more senders (TWILIO_PHONE_NUMBER=a,b) or use a Messaging Service."),
+  entry(14107, 'rate_limited', 'rate', 'SMS send rate limit exceeded', 'the SMS send rate limit was exceeded. Slow down (TWILIO_SENDER_MPS) and retry later.'),
+  entry(30001, 'rate_limited', 'rate', 'Queue overflow', "the sender's queue overflowed because messages arrived faster than its throughput. Lower TWILIO_SENDER_MPS or add senders."),
+  // The request itself: a setting or a template.
+  entry(21602, 'permanent', 'request', 'Message body is required', 'the message body was empty. Check the template that rendered it (`dominion notifications templates`).'),
+  entry(21617, 'permanent', 'request', 'The concatenated message body exceeds the 1600 character limit', 'the body exceeds 1,600 characters. Shorten the template.'),
+  entry(21609, 'permanent', 'request', 'Invalid StatusCallback', 'the status callback URL is not a valid http(s) URL. Check PUBLIC_BASE_URL, which it is built from.'),
+  entry(90007, 'permanent', 'request', 'Invalid validity period value', 'ValidityPeriod must be whole seconds between 1 and 36,000. Check the expiry configured for this message type.'),
+  // Twilio's own trouble.
+  entry(20500, 'transient', 'twilio_down', 'Internal Server Error', 'Twilio had an internal error. It is usually brief: sends are retried with backoff; check status.twilio.com if it lasts.'),
+  entry(20503, 'transient', 'twilio_down', 'Service Unavailable', 'Twilio is temporarily unavailable. Sends are retried with backoff; check status.twilio.com if it lasts.'),
+  // Delivery: these arrive on the message (status undelivered / failed), never as a refused
+  // request; the message stays refused for that number, so they are not retried.
+  entry(30003, 'permanent', 'delivery', 'Unreachable destination handset', 'the phone was switched off or out of coverage when the carrier tried. Ask the customer to check their phone; repeated 30003 may mean the number is no longer in use.'),
+  entry(30004, 'opted_out', 'delivery', 'Message blocked', 'the recipient or their carrier blocked the message (a block on the handset, a do-not-disturb list). Ask the customer to allow messages from the bank.'),
+  entry(30005, 'invalid_recipient', 'delivery', 'Unknown destination handset', 'the carrier does not know this number (it may not exist or no longer be in service). Ask the customer to confirm their phone number.'),
+  entry(30006, 'invalid_recipient', 'delivery', 'Landline or unreachable carrier', `the number is a landline or its carrier cannot receive SMS. ${ASK_FOR_MOBILE}`),
+  entry(30007, 'permanent', 'delivery', 'Message filtered', 'the carrier filtered the message as spam. Review the text, and register the sender (A2P 10DLC or toll-free verification) in the Twilio console.'),
+  entry(30008, 'permanent', 'delivery', 'Unknown error', 'the carrier reported no reason. Try again; if it persists for this number, open a ticket with Twilio Support quoting the message SID.'),
+  entry(30032, 'permanent', 'delivery', 'Toll-Free Number Has Not Been Verified', 'US carriers block unverified toll-free senders. Submit toll-free verification in the Twilio console, or send from a registered long code.'),
+  entry(30034, 'permanent', 'delivery', 'Message from an Unregistered Number', 'US carriers block long codes without A2P 10DLC registration. Register the brand and campaign under Messaging → Regulatory Compliance.'),
+  entry(30036, 'permanent', 'delivery', 'Validity Period Expired', "the message waited in Twilio's queue longer than its validity period (codes use a short one) and was dropped. Usually a sender backlog: lower the load or add senders."),
 ];
 
-const BY_CODE = new Map(TWILIO_ERRORS.map((row) => [row.code, row]));
+const BY_CODE = new Map(TWILIO_ERRORS.map((r) => [r.code, r]));
 
 /** The explanation for a Twilio error code, or undefined when we have none. */
 export function explainTwilioError(code: number): TwilioErrorExplanation | undefined {
   return BY_CODE.get(code);
+}
+
+/** The guide's message for a code; unknown codes are delivery failures (they came on a message). */
+export function guideMessageOf(code: number): string {
+  return GUIDE_MESSAGES[BY_CODE.get(code)?.meaning ?? 'delivery'];
+}
+
+/**
+ * One line naming a code as logs, the message log and the phone marks show it, e.g.
+ * "21211 Invalid 'To' Phone Number (Invalid Phone Number)".
+ */
+export function describeTwilioError(code: number): string {
+  const known = BY_CODE.get(code);
+  return known ? `${code} ${known.title} (${GUIDE_MESSAGES[known.meaning]})` : `${code} (no explanation on file: https://www.twilio.com/docs/errors/${code})`;
 }
 
 /** What the provider knows about the request that failed, besides the error itself. */
@@ -131,7 +204,7 @@ export function classifyTwilioFailure(error: unknown, request: FailedRequest): S
       ?? (httpStatus === 401 ? 'authentication'
         : httpStatus === 429 ? 'rate_limited'
           : httpStatus >= 500 ? 'transient' : 'permanent');
-    const title = row?.title ?? (kind === 'authentication' ? 'Authentication Error'
+    const title = row ? `${GUIDE_MESSAGES[row.meaning]}: ${row.title}` : (kind === 'authentication' ? 'Authentication Error'
       : kind === 'rate_limited' ? 'Too Many Requests'
         : kind === 'transient' ? 'Twilio Unavailable' : 'Twilio Refused the Request');
     const fix = row?.fix

@@ -77,10 +77,11 @@ export async function checkCredentials(lookups: TwilioLookups): Promise<Check> {
   }
 }
 
-export async function checkSender(config: Config, lookups: TwilioLookups): Promise<Check> {
+/** The sender against the account; undefined without one (the settings check already failed for it). */
+export async function checkSender(config: Config, lookups: TwilioLookups): Promise<Check | undefined> {
   const { phoneNumbers, messagingServiceSid } = config.twilio;
   if (messagingServiceSid) return passed('twilio.sender', 'Sender', `Messaging Service ${messagingServiceSid} picks the number`);
-  if (!phoneNumbers.length) return failed('twilio.sender', 'phone_not_configured', 'TWILIO_PHONE_NUMBER is not set.', SENDER_FIX);
+  if (!phoneNumbers.length) return undefined;
   const listed = phoneNumbers.join(', ');
   let numbers: SenderNumber[];
   try {
@@ -138,7 +139,8 @@ export async function checkBalance(config: Config, lookups: TwilioLookups): Prom
   return passed('twilio.balance', 'Balance', detail);
 }
 
-export async function accountInfo(lookups: TwilioLookups): Promise<{ checks: Check[]; account?: AccountInfo }> {
+/** `--account-info`: the account, and its balance judged as `--check-setup` judges it. */
+export async function accountInfo(config: Config, lookups: TwilioLookups): Promise<{ checks: Check[]; account?: AccountInfo }> {
   let account: ProviderAccount;
   try {
     account = await lookups.account();
@@ -146,15 +148,11 @@ export async function accountInfo(lookups: TwilioLookups): Promise<{ checks: Che
     if (notReadableWithTestCredentials(error)) return { checks: [warning('twilio.account', 'Account', 'not readable with test credentials')] };
     return { checks: [checkFromError('twilio.account', error, 'Reading the account failed')] };
   }
-  let balance: ProviderBalance | null = null;
   const checks: Check[] = [];
-  try {
-    balance = await lookups.balance();
-  } catch (error) {
-    checks.push(notReadableWithTestCredentials(error)
-      ? warning('twilio.account', 'Balance', 'not readable with test credentials')
-      : checkFromError('twilio.account', error, 'Reading the balance failed'));
-  }
+  // The same verdict as --check-setup: a balance that cannot pay one message is Insufficient Funds.
+  const balanceCheck = await checkBalance(config, lookups);
+  if (balanceCheck.level !== 'ok') checks.push(balanceCheck);
+  const balance: ProviderBalance | null = await lookups.balance().catch(() => null);
   const info: AccountInfo = {
     friendlyName: account.friendlyName,
     sid: maskSecret(account.sid),

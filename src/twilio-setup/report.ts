@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts';
 import { ConfigError } from '../config.ts';
 import { SmsProviderError } from '../sms/provider.ts';
 import { E164_HINT } from '../sms/phone.ts';
-import { explainTwilioError } from '../sms/twilio-errors.ts';
+import { explainTwilioError, GUIDE_MESSAGES, type TwilioErrorMeaning } from '../sms/twilio-errors.ts';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail';
 
@@ -77,25 +77,36 @@ export const NETWORK_FIX =
   'Check that this machine can reach that address (network, proxy, firewall, DNS) and that TWILIO_API_BASE_URL is right. ' +
   'In simulator mode the simulator must be running: `npm start` runs one, or `npx dominion twilio-sim`.';
 const RATE_FIX = 'Twilio asked to slow down. Wait a minute and run the command again; if it keeps happening, lower WORKER_CONCURRENCY.';
-const SENDER_CODES: ReadonlySet<number> = new Set([21606, 21212, 21659, 21603]);
+/** The guide's problem (and so the exit code) for each meaning of the Twilio error table. */
+const PROBLEM_OF_MEANING: Record<TwilioErrorMeaning, Problem> = {
+  credentials: 'authentication',
+  test_credentials: 'invalid_credentials',
+  sender: 'phone_not_configured',
+  recipient: 'invalid_phone',
+  opted_out: 'invalid_phone',
+  region: 'invalid_phone',
+  funds: 'insufficient_funds',
+  delivery: 'delivery_failed',
+  rate: 'rate_limited',
+  request: 'invalid_configuration',
+  twilio_down: 'network',
+};
 
 /** Which problem a Twilio error code is, for codes seen on a refused request or on a message. */
 export function problemOfTwilioCode(code: number): Problem {
-  if (SENDER_CODES.has(code)) return 'phone_not_configured';
-  switch (explainTwilioError(code)?.kind) {
-    case 'authentication': return 'authentication';
-    case 'insufficient_funds': return 'insufficient_funds';
-    case 'rate_limited': return 'rate_limited';
-    default: return 'delivery_failed';
-  }
+  return PROBLEM_OF_MEANING[explainTwilioError(code)?.meaning ?? 'delivery'];
 }
 
-/** The check for a Twilio error code: its meaning and fix from the table, and the docs link. */
+/**
+ * The check for a Twilio error code, from the one table: the guide's message as the title,
+ * Twilio's own title, the fix and the docs link.
+ */
 export function twilioCodeCheck(name: string, code: number, context: string): Check {
   const explanation = explainTwilioError(code);
   const detail = `${context}: Twilio error ${code}${explanation ? ` (${explanation.title})` : ''}. See https://www.twilio.com/docs/errors/${code}`;
   const fix = explanation?.fix ?? "No fix on file for this code: read Twilio's page for it (link above).";
-  return failed(name, problemOfTwilioCode(code), detail, fix, { twilioCode: code });
+  const title = GUIDE_MESSAGES[explanation?.meaning ?? 'delivery'];
+  return failed(name, problemOfTwilioCode(code), detail, fix, { twilioCode: code, title });
 }
 
 /** A failure check for an error a step threw that has a message for operators (AppError); rethrows any other. */

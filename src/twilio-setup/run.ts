@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import { accountInfo, checkBalance, checkCredentials, checkSender, listNumbers, TwilioLookups, type AccountInfo, type AccountNumber } from './account.ts';
 import { allPassed, checkFromError, failed, passed, type Check } from './report.ts';
 import { sendNotificationTest, sendTestMessage, sendTwoFactorTest, type SendResult, type SentMessageInfo, type WaitSettings } from './sends.ts';
+import { checkWebhookSigners } from './rotation.ts';
 import { blocksTwilioCalls, checksFromConfigIssues, settingsChecks } from './settings.ts';
 
 export const twilioSetupRequestSchema = z.strictObject({
@@ -106,11 +107,17 @@ export async function runTwilioSetup(ctx: AppContext | TwilioOnlyContext, input:
   if (request.checkSetup) {
     const credentials = await checkCredentials(lookups);
     report.checks.push(credentials);
-    if (credentials.ok) report.checks.push(await checkSender(config, lookups), await checkBalance(config, lookups));
-    report.checks.push(await checkDatabase(ctx));
+    if (credentials.ok) {
+      const sender = await checkSender(config, lookups);
+      if (sender) report.checks.push(sender);
+      report.checks.push(await checkBalance(config, lookups));
+    }
+    const database = await checkDatabase(ctx);
+    report.checks.push(database);
+    if (database.ok && !('databaseError' in ctx) && config.publicBaseUrl !== undefined) report.checks.push(await checkWebhookSigners(ctx));
   }
   if (request.accountInfo) {
-    const result = await accountInfo(lookups);
+    const result = await accountInfo(config, lookups);
     report.checks.push(...result.checks);
     if (result.account) report.account = result.account;
   }

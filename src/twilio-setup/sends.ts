@@ -48,10 +48,13 @@ export interface SendResult {
 }
 
 export const TEST_MESSAGE_BODY = 'DominionTrust Bank: test message from test_twilio_sms. If you can read this, SMS works. No action needed.';
-/** The sample security notification: a new-device alert naming the operator's test as the device. */
-export const SAMPLE_SECURITY_ALERT = { device: 'an operator test (test_twilio_sms)', location: 'DominionTrust operations' } as const;
+/**
+ * The sample security notification: a new-device alert naming the operator's test as the device,
+ * short enough that the alert stays one segment as every default template does.
+ */
+export const SAMPLE_SECURITY_ALERT = { device: 'test_twilio_sms', location: 'the bank' } as const;
 
-type SendContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock' | 'provider'>;
+type SendContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock' | 'provider' | 'metrics'>;
 
 /** Waits for the worker (and Twilio) and turns where the message ended up into checks. */
 async function follow(ctx: SendContext, name: string, title: string, subject: string, messageId: string, wait: WaitSettings): Promise<{ checks: Check[]; entry: SmsLogEntry }> {

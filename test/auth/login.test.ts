@@ -140,7 +140,7 @@ describe('POST /api/login, /api/login/verify, /api/logout', () => {
     const first = await signIn(t, app, { username: 'max', phone, deviceId: 'phone-1', userAgent: 'DominionApp/2.3 (iPhone)' });
     assert.equal(first.newDevice, true);
     const alert = await nextSms(t, phone, 0, /new sign-in/, 'the new-device alert');
-    assert.match(alert, /^DominionTrust: new sign-in from DominionApp\/2\.3 near 127\.0\.0\.1 on .+\. Not you\? Call the number on the back of your card now\.$/);
+    assert.match(alert, /^DominionTrust: new sign-in from DominionApp \(iOS\) near 127\.0\.0\.1 on .+\. Not you\? Call the number on the back of your card now\.$/);
 
     const again = await signIn(t, app, { username: 'max', phone, deviceId: 'phone-1', userAgent: 'DominionApp/2.3 (iPhone)' });
     assert.equal(again.newDevice, false);

@@ -82,6 +82,8 @@ describe('sender problems', () => {
       const setup = await runTwilioSetup(t.ctx, { checkSetup: true });
       const first = failure(setup, 'Phone number not configured', 5);
       assert.match(first.detail, /TWILIO_PHONE_NUMBER is not set/);
+      const text = reportText(setup, { via: 'local' });
+      assert.equal(text.split('❌ Phone number not configured').length - 1, 1, `said once, not twice:\n${text}`);
       const send = await runTwilioSetup(t.ctx, { phone: '+14155552671' });
       failure(send, 'Phone number not configured', 5);
       assert.equal(send.messages.length, 0);
@@ -109,6 +111,22 @@ describe('sender problems', () => {
       assert.equal(first.twilioCode, 21611);
       const [row] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, report.messages[0]!.messageId));
       assert.equal(row?.status, 'canceled');
+    });
+  });
+});
+
+describe('an empty balance', () => {
+  it('--account-info and --check-setup both say "Insufficient Funds" at 0.00, exit 8', async () => {
+    await withContext({}, async (t) => {
+      t.sim.setBalance(0);
+      const info = await runTwilioSetup(t.ctx, { accountInfo: true });
+      const infoFailure = failure(info, 'Insufficient Funds', 8);
+      assert.equal(info.account?.balance, 0);
+      const setup = await runTwilioSetup(t.ctx, { checkSetup: true });
+      const setupFailure = failure(setup, 'Insufficient Funds', 8);
+      assert.equal(infoFailure.detail, setupFailure.detail);
+      assert.match(infoFailure.detail, /The balance is 0\.00 USD: not enough for one message/);
+      assert.match(reportText(info, { via: 'local' }), /Balance {8}0\.00 USD/);
     });
   });
 });

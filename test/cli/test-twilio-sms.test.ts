@@ -153,19 +153,19 @@ describe('--phone', () => {
     assert.equal(t.sim.messages().length, before);
   });
 
-  it('"Message Delivery Failed" with 21211 explained for the magic invalid number +15005550001, exit 9', async () => {
+  it('"Invalid Phone Number" with 21211 named by Twilio\'s title for the magic invalid number +15005550001, exit 7', async () => {
     const report = await run({ phone: '+15005550001' });
-    const failure = onlyFailure(report, 'Message Delivery Failed', 9);
+    const failure = onlyFailure(report, 'Invalid Phone Number', 7);
     assert.equal(failure.twilioCode, 21211);
-    assert.match(failure.detail, /Twilio error 21211 \(Invalid Recipient\)\. See https:\/\/www\.twilio\.com\/docs\/errors\/21211/);
+    assert.match(failure.detail, /Twilio error 21211 \(Invalid 'To' Phone Number\)\. See https:\/\/www\.twilio\.com\/docs\/errors\/21211/);
     assert.match(failure.fix ?? '', /not a valid phone number/);
     assert.equal(report.messages[0]?.status, 'failed');
   });
 
-  it('"Message Delivery Failed" with 21610 for the opted-out +15005550004', async () => {
-    const failure = onlyFailure(await run({ phone: '+15005550004' }), 'Message Delivery Failed', 9);
+  it('"Recipient Opted Out" with 21610 for the opted-out +15005550004, exit 7', async () => {
+    const failure = onlyFailure(await run({ phone: '+15005550004' }), 'Recipient Opted Out', 7);
     assert.equal(failure.twilioCode, 21610);
-    assert.match(failure.detail, /Recipient Opted Out/);
+    assert.match(failure.detail, /Attempt to send to unsubscribed recipient/);
     assert.match(failure.fix ?? '', /replied STOP/);
   });
 
@@ -212,7 +212,9 @@ describe('--test-notification and users', () => {
     const jobs = await rawRows<{ name: string }>(t.ctx.db, sql`select name from pgboss.job where data->>'messageId' = ${row?.id ?? ''} and name like 'sms.%' and name <> 'sms.status'`);
     assert.deepEqual(jobs.map((j) => j.name), ['sms.critical']);
     // The new_device_login template, rendered in the customer's language with the sample values.
-    assert.match(row?.bodyRedacted ?? '', /^DominionTrust: new sign-in from an operator test \(test_twilio_sms\) near DominionTrust operations on /);
+    assert.match(row?.bodyRedacted ?? '', /^DominionTrust: new sign-in from test_twilio_sms near the bank on /);
+    // Every default template fits one segment; the sample alert is no exception.
+    assert.deepEqual([message?.segments, row?.segments], [1, 1], row?.bodyRedacted);
     assert.equal(t.sim.messages().find((m) => m.sid === message?.sid)?.body, row?.bodyRedacted);
     assert.match(reportText(report, venue), /✅ Security notification: to testuser at \*\*\*2671: delivered/);
   });

@@ -40,7 +40,7 @@ describe('email as the alternative channel', () => {
     assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.twilioCode, a.errorKind]), [[1, 'failed', 21610, 'opted_out']]);
     const [marked] = await t.ctx.db.select().from(phoneStatus).where(eq(phoneStatus.phoneNumber, '+15005550004'));
     assert.ok(marked?.optedOutAt);
-    assert.equal(marked.reason, '21610 Recipient Opted Out');
+    assert.equal(marked.reason, '21610 Attempt to send to unsubscribed recipient (Recipient Opted Out)');
 
     await notify(t, c.id, 'transfer_sent');
     const [mail] = await mailArrived(f.smtp, c.email, 1);
@@ -48,7 +48,8 @@ describe('email as the alternative channel', () => {
     const rows = await settled(t, c.id);
     assert.deepEqual(rows.map((r) => [r.channel, r.status, r.reason]).sort(), [
       ['email', 'sent', 'moved_to_email: phone_opted_out'],
-      ['sms', 'queued', null],
+      // The refused SMS's notification followed its message to its end, with Twilio's reason.
+      ['sms', 'failed', 'sms_failed: 21610 Attempt to send to unsubscribed recipient (Recipient Opted Out)'],
       ['sms', 'skipped', 'moved_to_email: phone_opted_out'],
     ]);
     assert.equal((await smsRowsOf(t, c.id)).length, 1, 'no second SMS to the opted-out number');
@@ -66,7 +67,7 @@ describe('email as the alternative channel', () => {
     assert.deepEqual(rows.map((r) => [r.type, r.channel, r.status, r.reason ?? '']).sort(), [
       ['suspicious_activity', 'email', 'skipped', 'no_email_address'],
       ['suspicious_activity', 'sms', 'failed', 'phone_unreachable'],
-      ['transfer_sent', 'sms', 'queued', ''],
+      ['transfer_sent', 'sms', 'failed', "sms_failed: 21614 'To' number is not a valid mobile number (Invalid Phone Number)"],
       ['transfer_sent', 'sms', 'skipped', 'phone_unreachable'],
     ]);
   });

@@ -122,6 +122,15 @@ describe('checkTemplate', () => {
     assert.throws(() => checkTemplate(transaction, { channel: 'sms', body: 'DominionTrust: {amount}' + ' {first_name}' }), refusal(/\{first_name\}/));
   });
 
+  it('says a malformed name is not a valid variable name, in plain English ({cardNumber})', () => {
+    assert.throws(() => checkTemplate(transaction, { channel: 'sms', body: 'DominionTrust: {amount} on card {cardNumber}' }), (error: unknown) => {
+      const message = (error as Error).message;
+      assert.match(message, /\{cardNumber\} is not a valid variable name for transaction; allowed: \{amount\}/);
+      assert.doesNotMatch(message, /is an not/);
+      return true;
+    });
+  });
+
   it('refuses {code} outside code messages and unbalanced braces', () => {
     assert.throws(() => checkTemplate(transaction, { channel: 'sms', body: 'DominionTrust: your code {code}' }), refusal(/\{code\} is an unknown variable/));
     assert.throws(() => checkTemplate(transaction, { channel: 'sms', body: 'DominionTrust: {amount' }), refusal(/\{ or \}/));

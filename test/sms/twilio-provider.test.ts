@@ -178,14 +178,14 @@ describe('Twilio provider against the simulator: errors', () => {
 
   it('permanent: a From number the account does not own (21606)', async () => {
     const error = await failure(provider.send({ to: CUSTOMER, from: '+14155559999', body: 'Hello' }), 'permanent', 21606);
-    assert.match(error.message, /^Phone Number Not Configured/);
+    assert.match(error.message, /^Phone number not configured: The 'From' phone number provided is not a valid message-capable/);
     assert.match(error.message, /not owned by this account or not SMS-capable/);
   });
 
   it('permanent: From +15005550007 (21606) and From +15005550001 (21212)', async () => {
     await failure(provider.send({ to: CUSTOMER, from: '+15005550007', body: 'Hello' }), 'permanent', 21606);
     const error = await failure(provider.send({ to: CUSTOMER, from: '+15005550001', body: 'Hello' }), 'permanent', 21212);
-    assert.match(error.message, /Invalid From Number/);
+    assert.match(error.message, /^Phone number not configured: Invalid 'From' Phone Number/);
   });
 
   it('permanent: a body over 1,600 characters (21617) and an unknown message (20404)', async () => {

@@ -58,8 +58,8 @@ export function checkTemplate(spec: NotificationTypeSpec, draft: TemplateDraft):
   const known = new Set(spec.variables.map((v) => v.name));
   const unknown = texts.flatMap(templateVariableNames).filter((name) => !known.has(name));
   for (const name of [...new Set(unknown)]) {
-    const why = VARIABLE_NAME.test(name) ? 'unknown variable' : 'not a variable name';
-    problems.push(`{${name}} is an ${why} for ${spec.id}; allowed: ${allowedList(spec)}`);
+    const why = VARIABLE_NAME.test(name) ? 'is an unknown variable for' : 'is not a valid variable name for';
+    problems.push(`{${name}} ${why} ${spec.id}; allowed: ${allowedList(spec)}`);
   }
   if (draft.body.trim() === '') problems.push('the body is empty');
   if (draft.channel === 'email' && !draft.subject?.trim()) problems.push('an email needs a subject');
