@@ -98,7 +98,7 @@ describe('test_twilio_sms --check-setup in a child process', () => {
     const wrong = 'wrong-auth-token-0123456789abcdef';
     const result = await cli(['test_twilio_sms', '--check-setup'], { env: { TWILIO_AUTH_TOKEN: wrong } });
     assert.equal(result.code, 4, result.stdout + result.stderr);
-    assert.match(result.stdout, /❌ Authentication Error: Twilio refused the credentials: Twilio error 20003 \(Authentication Error\)/);
+    assert.match(result.stdout, /❌ Authentication Error: Twilio refused the credentials: Twilio error 20003 \(Permission Denied \(Authenticate\)\)/);
     assert.match(result.stdout, /\n {3}Fix: Twilio rejected the Account SID \/ Auth Token/);
     assert.match(result.stdout, /❌ 1 of \d+ checks failed.*Authentication Error \(exit code 4\)\./);
     for (const output of [result.stdout, result.stderr]) {

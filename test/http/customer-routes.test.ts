@@ -77,7 +77,7 @@ describe('GET /api/devices', () => {
     clock.advance(60_000);
     const anaTablet = (await signInFrom('ana', ANA, TABLET)).token;
     const fromPhone = await devicesOf(anaPhone);
-    assert.deepEqual(fromPhone.map((d) => [d.label, d.current]), [['DominionApp/2.3', false], ['DominionApp/2.3', true]], 'tablet seen last, phone is this session');
+    assert.deepEqual(fromPhone.map((d) => [d.label, d.current]), [['DominionApp (iOS)', false], ['DominionApp (iOS)', true]], 'tablet seen last, phone is this session');
     assert.deepEqual((await devicesOf(anaTablet)).map((d) => d.current), [true, false]);
     for (const d of fromPhone) assert.match(d.id, /^[0-9a-f]{16}$/);
     assert.equal(fromPhone[1]?.firstSeen, '2026-11-25T15:00:00.000Z');
@@ -171,7 +171,7 @@ describe('GET /api/messages', () => {
     assert.ok(!body.includes(ANA) && !body.includes(ANA.slice(1)), 'the full number appears nowhere');
 
     const alert = messages.find((m) => m.type === 'new_device_login' && m.channel === 'sms');
-    assert.match(alert?.sms?.body ?? '', /^DominionTrust: new sign-in from DominionApp\/2\.3/);
+    assert.match(alert?.sms?.body ?? '', /^DominionTrust: new sign-in from DominionApp \(iOS\)/);
     // The alert's email copy: what the policy decided and why, with no SMS of its own.
     const email = messages.find((m) => m.type === 'new_device_login' && m.channel === 'email');
     assert.deepEqual([email?.status, email?.reason, email?.sms], ['skipped', 'no_email_address', null]);
