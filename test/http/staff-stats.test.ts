@@ -79,8 +79,8 @@ describe('GET /api/staff/sms/stats', () => {
     assert.deepEqual(stats.byType.map((x) => [x.type, x.queued, x.delivered, x.segments]), [['test_message', 5, 3, 5]]);
     assert.equal(stats.totals.deliveryRate, 3 / 5);
     assert.deepEqual(stats.errors, [
-      { errorCode: 30003, count: 1, errorMessage: 'Unreachable destination handset' },
-      { errorCode: 30008, count: 1, errorMessage: 'Unknown error' },
+      { errorCode: 30003, count: 1, errorMessage: '30003 Unreachable destination handset (Message Delivery Failed)' },
+      { errorCode: 30008, count: 1, errorMessage: '30008 Unknown error (Message Delivery Failed)' },
     ]);
     // Today's spend as the cap counts it: two SMS of one segment against a $0.05 cap.
     assert.deepEqual(stats.spend, { dailyCapUsd: 0.05, todayUsd: 0.015, todayFractionOfCap: 0.3, last7DaysUsd: 0.0375, last7DaysCapUsd: 0.35 });

@@ -169,12 +169,15 @@ function hostileWebhook(path: string): fc.Arbitrary<InjectOptions> {
 // ---- what every answer must look like ----
 
 const STACK = /\n\s+at |\.ts:\d+|node:internal|file:\/\//;
-const SQL = /\b(select|insert|update|delete)\b[\s\S]*\b(from|into|set|where)\b|syntax error|violates|duplicate key|relation "|column "|invalid byte sequence|invalid input syntax|drizzle|pg-boss|PGlite/i;
+const SQL = /\b(select|insert|update|delete)\b[\s\S]*\b(from|into|set|where)\b|syntax error|violates|duplicate key|relation "|column "|invalid byte sequence|invalid input syntax/i;
+/** The database's libraries named in a refusal betray an internal error; a staff setup report names its engine on purpose. */
+const DATABASE_INTERNALS = /drizzle|pg-boss|PGlite/i;
 
 function problemWith(status: number, body: string, type: string): string | undefined {
   if (status >= 500) return `status ${status}`;
   if (STACK.test(body)) return 'a stack trace in the body';
   if (SQL.test(body) && !type.includes('xml')) return 'SQL or database text in the body';
+  if (status >= 400 && DATABASE_INTERNALS.test(body)) return 'database internals named in a refusal';
   if (status >= 400) {
     let parsed: { error?: unknown; message?: unknown };
     try {

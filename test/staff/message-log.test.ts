@@ -89,7 +89,7 @@ describe('message log', () => {
     const timeline = res.json<{ steps: { kind: string; title: string }[]; error: { code: number; title: string; fix: string } }>();
     assert.deepEqual(timeline.steps.map((s) => s.kind), ['created', 'policy', 'status', 'error']);
     assert.match(timeline.steps[2]?.title ?? '', /status undelivered \(error 30003\)/);
-    assert.deepEqual([timeline.error.code, timeline.error.title], [30003, 'Unreachable Handset']);
+    assert.deepEqual([timeline.error.code, timeline.error.title], [30003, 'Unreachable destination handset']);
     assert.match(timeline.error.fix, /switched off or out of coverage/);
     assert.equal((await get('/api/staff/messages/00000000-0000-4000-8000-000000000000')).statusCode, 404);
     assert.equal((await get(`/api/staff/messages/${failed?.id}`, cara)).statusCode, 403);
@@ -132,6 +132,6 @@ describe('CSV', () => {
     const page = (await get('/api/staff/analytics?from=2026-11-25&to=2026-11-28')).json<{ totals: { messages: number; deliveryRate: number }; tables: { errors: { rows: unknown[][] }; days: { rows: unknown[][] } } }>();
     assert.equal(page.totals.messages, 30);
     assert.equal(page.tables.days.rows.length, 4, 'one row per day, empty days included');
-    assert.deepEqual(page.tables.errors.rows[0]?.slice(0, 3), [30003, 'Unreachable Handset', 8]);
+    assert.deepEqual(page.tables.errors.rows[0]?.slice(0, 3), [30003, 'Unreachable destination handset', 8]);
   });
 });
