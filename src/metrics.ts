@@ -17,6 +17,8 @@ export interface Metrics {
   readonly smsEstimatedCost: Counter<'type'>;
   /** Time one provider send takes, accepted or not. */
   readonly smsSendDuration: Histogram<'outcome'>;
+  /** Sends that could not leave within their sender slot and booked another (a stalled process). */
+  readonly smsSlotsMissed: Counter;
   /** Decisions of the notification pipeline, by type, channel and outcome. */
   readonly notifications: Counter<'type' | 'channel' | 'outcome'>;
   /** Segments of the notification SMS the pipeline queued, by type. */
@@ -51,6 +53,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Duration of one provider send call',
       labelNames: ['outcome'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    smsSlotsMissed: new Counter({
+      name: 'dominion_sms_sender_slots_missed_total',
+      help: 'Sends that missed their sender slot (the process stalled) and booked the next one',
       registers: [registry],
     }),
     notifications: new Counter({

@@ -16,7 +16,7 @@ import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import { findLostSend } from './lost-sends.ts';
 import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
 import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
-import { SenderBusyError, senderPreference } from './sender-throttle.ts';
+import { SenderBusyError, senderPreference, slotMissed, type SenderSlot } from './sender-throttle.ts';
 import { describeTwilioError } from './twilio-errors.ts';
 
 /** Sends tried per message before it is marked failed. */
@@ -75,9 +75,12 @@ async function claim(db: Queryable, messageId: string, now: Date): Promise<{ row
 export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: string): Promise<void> {
   // Wait for a send slot of the sender first, holding no claim while waiting: a worker that dies
   // here leaves the message untouched for the next one.
-  let from: string | undefined;
+  let booked: { from: string | undefined; slot: SenderSlot };
   try {
-    from = await bookSender(ctx, lane, messageId);
+    booked = await bookSender(ctx, lane, async () => {
+      const [message] = await ctx.db.select({ to: smsMessages.toNumber }).from(smsMessages).where(eq(smsMessages.id, messageId));
+      return message?.to ?? '';
+    });
   } catch (error) {
     if (!(error instanceof SenderBusyError)) throw error;
     await ctx.jobs.send(undefined, lane, { messageId }, { startAfter: 1 });
@@ -105,6 +108,8 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   const body = row.otpChallengeId
     ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId))
     : row.bodyRedacted;
+  const from = await keepSlot(ctx, lane, row, booked);
+  if (from === 'busy') return;
   const stopTimer = ctx.metrics.smsSendDuration.startTimer();
   try {
     const sent = await ctx.provider.send({
@@ -130,23 +135,40 @@ export function statusCallbackUrl(config: Pick<Config, 'publicBaseUrl'>): string
 }
 
 /**
- * Books a send slot and returns the number to send from (undefined for a Messaging Service, one
- * pool that Twilio spreads). With several numbers the customer's own number is preferred.
+ * Books a send slot: the number to send from (undefined for a Messaging Service, one pool that
+ * Twilio spreads) and the slot. With several numbers the customer's own number is preferred.
  */
-async function bookSender(ctx: AppContext, lane: SmsLane, messageId: string): Promise<string | undefined> {
+async function bookSender(ctx: AppContext, lane: SmsLane, toNumber: () => Promise<string>): Promise<{ from: string | undefined; slot: SenderSlot }> {
   const { messagingServiceSid, phoneNumbers } = ctx.config.twilio;
   const urgent = lane === 'sms.critical';
-  if (messagingServiceSid) {
-    await ctx.senderThrottle.acquire(messagingServiceSid, urgent);
-    return undefined;
+  if (messagingServiceSid) return { from: undefined, slot: await ctx.senderThrottle.acquire(messagingServiceSid, urgent) };
+  if (phoneNumbers.length < 2) return { from: phoneNumbers[0], slot: await ctx.senderThrottle.acquire(phoneNumbers[0] ?? 'default', urgent) };
+  const slot = await ctx.senderThrottle.acquireAny(senderPreference(phoneNumbers, await toNumber()), urgent);
+  return { from: slot.sender, slot };
+}
+
+/**
+ * A send that missed its slot (the process stalled, or the claim and the code took longer than
+ * one slot) books the next one rather than landing in another sender's slot: the rate holds at
+ * the provider, not only in the database. The claim is held meanwhile; when no slot comes within
+ * the throttle's patience the claim is given back and the job runs again shortly.
+ */
+async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { from: string | undefined; slot: SenderSlot }): Promise<string | undefined | 'busy'> {
+  let current = booked;
+  for (let tries = 0; slotMissed(current.slot); tries++) {
+    ctx.metrics.smsSlotsMissed.inc();
+    try {
+      current = await bookSender(ctx, lane, async () => row.toNumber);
+    } catch (error) {
+      if (!(error instanceof SenderBusyError) || tries > 0) throw error;
+      await ctx.db.transaction(async (tx) => {
+        await settle(tx, row.id, { status: 'retrying', attempts: row.attempts - 1, updatedAt: ctx.clock.now() });
+        await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: 1 });
+      });
+      return 'busy';
+    }
   }
-  if (phoneNumbers.length < 2) {
-    await ctx.senderThrottle.acquire(phoneNumbers[0] ?? 'default', urgent);
-    return phoneNumbers[0];
-  }
-  const [row] = await ctx.db.select({ to: smsMessages.toNumber }).from(smsMessages).where(eq(smsMessages.id, messageId));
-  const { sender } = await ctx.senderThrottle.acquireAny(senderPreference(phoneNumbers, row?.to ?? ''), urgent);
-  return sender;
+  return current.from;
 }
 
 export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {

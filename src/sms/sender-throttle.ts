@@ -17,14 +17,31 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { rawRows, type Db } from '../db/connection.ts';
 
+/**
+ * A booked send slot. It is one interval wide: a send that could not leave within it (the process
+ * stalled, the database was slow between booking and sending) would land in a later sender's slot
+ * and break the rate, so it books again instead (see `slotMissed`).
+ */
+export interface SenderSlot {
+  sender: string;
+  waitedMs: number;
+  /** performance.now() after which a send is too late for the slot; Infinity when unthrottled. */
+  endsAt: number;
+}
+
 export interface SenderThrottle {
-  /** Waits until `sender` may send one more message; returns the time waited, in ms. */
-  acquire(sender: string, urgent: boolean): Promise<number>;
+  /** Waits until `sender` may send one more message; returns the slot. */
+  acquire(sender: string, urgent: boolean): Promise<SenderSlot>;
   /**
    * Waits for a slot on whichever of `senders` is free first; ties go to the earlier in the list
-   * (put the customer's own number first: see senderPreference). Returns the number booked.
+   * (put the customer's own number first: see senderPreference). Returns the slot booked.
    */
-  acquireAny(senders: readonly string[], urgent: boolean): Promise<{ sender: string; waitedMs: number }>;
+  acquireAny(senders: readonly string[], urgent: boolean): Promise<SenderSlot>;
+}
+
+/** Whether a send is too late for its slot and must book another. */
+export function slotMissed(slot: SenderSlot | undefined, now = performance.now()): boolean {
+  return slot !== undefined && now > slot.endsAt;
 }
 
 export interface SenderThrottleOptions {
@@ -59,8 +76,8 @@ export function senderPreference(senders: readonly string[], customer: string): 
 export function createSenderThrottle(db: Db, options: SenderThrottleOptions): SenderThrottle {
   if (options.messagesPerSecond <= 0) {
     return {
-      acquire: async () => 0,
-      acquireAny: async (senders) => ({ sender: firstOf(senders), waitedMs: 0 }),
+      acquire: async (sender) => ({ sender, waitedMs: 0, endsAt: Infinity }),
+      acquireAny: async (senders) => ({ sender: firstOf(senders), waitedMs: 0, endsAt: Infinity }),
     };
   }
   const intervalSeconds = 1 / options.messagesPerSecond;
@@ -115,16 +132,18 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
     return { retryInMs: bookableInMs <= 0 ? 2 : Math.min(bookableInMs, intervalMs) };
   }
 
-  async function acquireAny(senders: readonly string[], urgent: boolean): Promise<{ sender: string; waitedMs: number }> {
+  async function acquireAny(senders: readonly string[], urgent: boolean): Promise<SenderSlot> {
     firstOf(senders);
     const started = performance.now();
     for (;;) {
       await ensureRows(senders);
       const result = await book(senders, urgent);
-      const waited = performance.now() - started;
+      const bookedAt = performance.now();
+      const waited = bookedAt - started;
       if ('waitMs' in result) {
         if (result.waitMs > 0) await sleep(result.waitMs);
-        return { sender: result.sender, waitedMs: waited + result.waitMs };
+        // A send leaves in the first half of its slot; the second half is for its request to reach Twilio.
+        return { sender: result.sender, waitedMs: waited + result.waitMs, endsAt: bookedAt + result.waitMs + (intervalSeconds * 1000) / 2 };
       }
       if (waited + result.retryInMs > maxWaitMs) throw new SenderBusyError(senders.join(','), Math.round(waited));
       await sleep(result.retryInMs);
@@ -132,7 +151,7 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
   }
 
   return {
-    acquire: async (sender, urgent) => (await acquireAny([sender], urgent)).waitedMs,
+    acquire: (sender, urgent) => acquireAny([sender], urgent),
     acquireAny,
   };
 }

@@ -119,3 +119,34 @@ describe('retry delay', () => {
     assert.equal(retryDelayMs(1, 7000, () => 0), 7000);
   });
 });
+
+describe('a send that missed its sender slot', () => {
+  let t: TestContext;
+  before(async () => {
+    t = await createTestContext({ env: { TWILIO_SENDER_MPS: '5' } }); // 200 ms slots; no worker: the test runs the job
+  });
+  after(() => t.close());
+
+  it('books the next slot instead of landing in another sender\'s, and still sends once', async () => {
+    // The process stalled past its slot (here: the first slot handed out has already ended), as a
+    // loaded worker does between booking and sending.
+    let bookings = 0;
+    const throttle = t.ctx.senderThrottle;
+    const stalled: typeof t.ctx = {
+      ...t.ctx,
+      senderThrottle: {
+        acquire: async (sender, urgent) => {
+          const slot = await throttle.acquire(sender, urgent);
+          return bookings++ === 0 ? { ...slot, endsAt: performance.now() - 1 } : slot;
+        },
+        acquireAny: (senders, urgent) => throttle.acquireAny(senders, urgent),
+      },
+    };
+    const queued = await t.ctx.db.transaction((tx) =>
+      queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.standard', to: CUSTOMER, body: 'DominionTrust: late slot' }));
+    await deliverSms(stalled, 'sms.standard', queued.id);
+    assert.equal(bookings, 2, 'a second slot was booked for the late send');
+    assert.equal(t.sim.messages().filter((m) => m.body === 'DominionTrust: late slot').length, 1);
+    assert.match(await t.ctx.metrics.registry.metrics(), /dominion_sms_sender_slots_missed_total 1/);
+  });
+});
