@@ -108,8 +108,9 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   const body = row.otpChallengeId
     ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId))
     : row.bodyRedacted;
-  const from = await keepSlot(ctx, lane, row, booked);
-  if (from === 'busy') return;
+  const slot = await keepSlot(ctx, lane, row, booked);
+  if (slot === 'busy') return;
+  const { from } = slot;
   const stopTimer = ctx.metrics.smsSendDuration.startTimer();
   try {
     const sent = await ctx.provider.send({
@@ -153,7 +154,7 @@ async function bookSender(ctx: AppContext, lane: SmsLane, toNumber: () => Promis
  * the provider, not only in the database. The claim is held meanwhile; when no slot comes within
  * the throttle's patience the claim is given back and the job runs again shortly.
  */
-async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { from: string | undefined; slot: SenderSlot }): Promise<string | undefined | 'busy'> {
+async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { from: string | undefined; slot: SenderSlot }): Promise<{ from: string | undefined } | 'busy'> {
   let current = booked;
   for (let tries = 0; slotMissed(current.slot); tries++) {
     ctx.metrics.smsSlotsMissed.inc();
@@ -168,7 +169,7 @@ async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { f
       return 'busy';
     }
   }
-  return current.from;
+  return { from: current.from };
 }
 
 export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
