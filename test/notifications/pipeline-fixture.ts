@@ -73,6 +73,14 @@ export function smsAt(t: TestContext, phone: string | null) {
 }
 
 /** Waits until no notification of the customer is pending or being sent, and returns them all. */
+/**
+ * A notification's status, with an SMS one on its way said as one: 'queued' while its message is
+ * with Twilio, 'sent' once delivered, which a status check under load can make happen before the
+ * test reads it.
+ */
+export const handedOver = (r: Pick<NotificationRow, 'channel' | 'status'>): string =>
+  r.channel === 'sms' && (r.status === 'queued' || r.status === 'sent') ? 'queued or sent' : r.status;
+
 export async function settled(t: TestContext, userId: string, timeoutMs = 15_000): Promise<NotificationRow[]> {
   return eventually(async () => {
     const rows = await notificationsOf(t, userId);
