@@ -116,6 +116,7 @@ const envSchema = z.object({
   SMS_PRICE_OVERRIDES: priceOverrides.optional(),
   VOICE_PRICE_PER_MINUTE: z.coerce.number().min(0).max(10).default(0.014),
   CODE_SEND_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(1500),
+  SMS_UNREACHABLE_AFTER: z.coerce.number().int().min(1).max(100).default(3),
   SMS_USER_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10),
   SMS_USER_DAILY_LIMIT: z.coerce.number().int().min(0).default(30),
   SMS_GLOBAL_HOURLY_LIMIT: z.coerce.number().int().min(0).default(10_000),
@@ -172,6 +173,7 @@ const EXAMPLES: Record<string, string> = {
   SMS_PRICE_OVERRIDES: 'CA=0.0083,GB=0.0400',
   VOICE_PRICE_PER_MINUTE: '0.014',
   CODE_SEND_WAIT_MS: '1500',
+  SMS_UNREACHABLE_AFTER: '3',
   SMS_USER_HOURLY_LIMIT: '10',
   SMS_USER_DAILY_LIMIT: '30',
   SMS_GLOBAL_HOURLY_LIMIT: '10000',
@@ -256,6 +258,12 @@ export interface Config {
   };
   /** Limits of notification SMS and codes, counted in PostgreSQL so they hold across workers. 0 = no limit. */
   limits: SmsLimits;
+  /**
+   * Permanent failures in a row (invalid, landline, unknown to the carrier: 21211, 30005, 30006...)
+   * after which a number is marked unreachable (SMS_UNREACHABLE_AFTER, default 3): its alerts go by
+   * email, sign-in offers a call or the other factor, and the customer is emailed once how to fix it.
+   */
+  smsUnreachableAfter: number;
   email: {
     /** smtp(s)://user:pass@host:port; undefined = the in-memory developer mailbox, nothing leaves. */
     smtpUrl: string | undefined;
@@ -441,6 +449,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       codeIp: e.CODE_IP_LIMIT,
       codeCountryHourly: e.CODE_COUNTRY_HOURLY_LIMIT,
     },
+    smsUnreachableAfter: e.SMS_UNREACHABLE_AFTER,
     email: { smtpUrl: e.SMTP_URL, from: e.EMAIL_FROM },
     workerConcurrency: e.WORKER_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

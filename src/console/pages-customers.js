@@ -42,7 +42,9 @@ export async function profile(id) {
   const facts = [
     ['Phone', p.phone ?? 'none'], ['Verified', p.phoneVerified ? 'yes' : 'no: the customer confirms it with a code'],
     ['Opted out (STOP)', p.optedOutAt ? `since ${when(p.optedOutAt)}` : 'no'],
-    ['Unreachable', p.unreachableAt ? `since ${when(p.unreachableAt)} (${p.phoneMarkReason ?? 'failed deliveries'})` : 'no'],
+    ['Unreachable', p.unreachableAt
+      ? `since ${when(p.unreachableAt)} (${p.phoneMarkReason ?? 'failed deliveries'}); ${p.unreachableNotifiedAt ? `customer emailed ${when(p.unreachableNotifiedAt)}` : p.email ? 'customer not emailed yet' : 'customer not emailed: no email address, call them'}`
+      : p.permanentFailures ? `no: ${p.permanentFailures} of ${p.unreachableAfter} failures in a row (${p.phoneMarkReason ?? 'failed deliveries'})` : 'no'],
     ['Number changed', p.phoneChangedAt ? when(p.phoneChangedAt) : 'never'],
     ['Cooling-off', p.coolingOffUntil ? `large transfers and new payees wait until ${when(p.coolingOffUntil)}` : 'none'],
     ['Email', p.email ?? 'none'], ['Language', p.language], ['Time zone', p.timeZone], ['Last SMS', when(p.lastSmsAt)],

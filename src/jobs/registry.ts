@@ -30,6 +30,13 @@ export interface VoiceCallJob {
   callId: string;
 }
 
+/** Payload of a job that tells the owners of a number just marked unreachable, by email. */
+export interface PhoneUnreachableJob {
+  phoneNumber: string;
+  /** ISO instant of the marking: one email per marking, however often the job runs. */
+  markedAt: string;
+}
+
 /** Scheduled jobs carry nothing: they work out what is due from the database and the clock. */
 export type ScheduledJob = Record<string, never>;
 
@@ -54,6 +61,8 @@ export interface JobPayloads {
   'cards.expiring': ScheduledJob;
   /** Places a code call ("call me instead", or SMS cannot reach the number): as urgent as a code SMS. */
   'voice.code': VoiceCallJob;
+  /** Emails the owners of a number just marked unreachable how to fix it (once per marking). */
+  'phone.unreachable': PhoneUnreachableJob;
 }
 
 export type QueueName = keyof JobPayloads;
@@ -87,6 +96,7 @@ export const QUEUES: Record<QueueName, Omit<Queue, 'name'>> = {
   'notification.sweep': { notify: false, retryLimit: 1, retryDelay: 60, expireInSeconds: 240 },
   'cards.expiring': { notify: false, retryLimit: 3, retryDelay: 300, retryBackoff: true, expireInSeconds: 900 },
   'voice.code': { notify: true, retryLimit: 3, retryDelay: 1, retryBackoff: true, expireInSeconds: 60 },
+  'phone.unreachable': { notify: true, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 60 },
 };
 
 export const QUEUE_NAMES = Object.keys(QUEUES) as QueueName[];

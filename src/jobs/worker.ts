@@ -7,6 +7,7 @@ import { dispatchNotificationBatch } from '../notifications/dispatch-batch.ts';
 import { sendEmailNotification } from '../notifications/email.ts';
 import { pruneLimitCounters } from '../notifications/limits.ts';
 import { sweepNotifications } from '../notifications/sweep.ts';
+import { notifyPhoneUnreachable } from '../notifications/unreachable.ts';
 import { deliverSmsBatch } from '../sms/delivery-batch.ts';
 import { refreshSmsStatusBatch } from '../sms/status-batch.ts';
 import { placeCodeCall } from '../voice/code-call.ts';
@@ -81,6 +82,9 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
 async function startBackgroundQueues(ctx: AppContext, total: number): Promise<void> {
   await ctx.jobs.work('notification.email', { concurrency: Math.max(2, Math.round(total * 0.25)), pollSeconds: 1 }, async (job) => {
     await sendEmailNotification(ctx, job.data.notificationId);
+  });
+  await ctx.jobs.work('phone.unreachable', { concurrency: 1, pollSeconds: 2 }, async (job) => {
+    await notifyPhoneUnreachable(ctx, job.data);
   });
   await ctx.jobs.work('notification.digest', { concurrency: 1, pollSeconds: 10 }, async () => {
     await runDigestJob(ctx);

@@ -68,7 +68,7 @@ export const NOTIFICATION_TYPE_IDS = [
   'transaction', 'low_balance', 'large_transaction', 'transfer_sent', 'transfer_received',
   'welcome', 'password_changed', 'phone_changed', 'two_factor_changed',
   'card_created', 'card_blocked', 'card_expiring', 'kyc_status', 'test_message',
-  'preferences_changed',
+  'preferences_changed', 'phone_unreachable',
 ] as const;
 
 export type NotificationTypeId = (typeof NOTIFICATION_TYPE_IDS)[number];
@@ -182,6 +182,14 @@ const SPECS: Record<NotificationTypeId, Spec> = {
   preferences_changed: {
     ...OPTIONAL, title: 'Notification settings changed', category: 'security', defaultChannels: { sms: true, email: true },
     mayWaitForQuietHours: false, digestible: false, lane: 'sms.critical', variables: [WHEN],
+  },
+  // Texts stopped reaching the number (SMS_UNREACHABLE_AFTER permanent failures in a row): only
+  // email can say so, and it cannot be switched off, since it is how the customer learns to fix it.
+  phone_unreachable: {
+    title: 'Phone cannot receive texts', category: 'account', critical: false, channels: ['email'],
+    defaultChannels: { sms: false, email: true }, floor: 'one_channel', carriesCode: false,
+    mayWaitForQuietHours: false, digestible: false, lane: 'sms.standard',
+    variables: [v('phone_last4', 'last4', 'the number texts no longer reach; only its last 4 digits are shown', '2671'), WHEN],
   },
 };
 

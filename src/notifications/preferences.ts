@@ -57,6 +57,10 @@ export function checkChannelChoice(spec: NotificationTypeSpec, choice: ChannelCh
     throw new AppError('validation_failed',
       `${spec.title} messages are sent by SMS only: a one-time code goes only to the phone it proves, never also by email.`);
   }
+  if (choice.sms && !spec.channels.includes('sms')) {
+    throw new AppError('validation_failed',
+      `${spec.title} messages are sent by email only: they tell you that texts no longer reach your phone.`);
+  }
   if (spec.floor === 'sms' && !choice.sms) {
     throw new AppError('validation_failed',
       `${spec.title} messages cannot be switched off: the code must reach your phone to sign you in or confirm the operation, so SMS stays on.`);

@@ -215,7 +215,7 @@ export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow,
     await settle(tx, row.id, { status: 'failed', ...failure });
     await recordAttempt(tx, row, startedAt, now, { outcome: 'failed', ...attempt });
     await followSmsOutcome(tx, row.id, { status: 'failed', reason: error.twilioCode === null ? error.userMessage : describeTwilioError(error.twilioCode) }, now);
-    return markPhoneFromFailure(tx, row.toNumber, error.twilioCode, now);
+    return markPhoneFromFailure(ctx, tx, row.toNumber, error.twilioCode, now);
   });
   ctx.metrics.smsSent.inc({ type: row.type, status: 'failed' });
   log.error({ kind: error.kind, twilioCode: error.twilioCode, ...twilioErrorField(error.twilioCode), attempt: row.attempts, phoneMarked: marked }, 'sms send failed');
@@ -286,12 +286,12 @@ export async function applyProviderStatus(db: Queryable, messageId: string, sent
  * reported by both a callback and a check is counted once.
  */
 export async function recordProviderStatus(
-  ctx: Pick<AppContext, 'metrics'>, tx: Queryable, row: Pick<SmsRow, 'id' | 'type' | 'toNumber'>, sent: ProviderStatusUpdate, now: Date,
+  ctx: Pick<AppContext, 'metrics' | 'config' | 'jobs'>, tx: Queryable, row: Pick<SmsRow, 'id' | 'type' | 'toNumber'>, sent: ProviderStatusUpdate, now: Date,
 ): Promise<boolean> {
   const changed = await applyProviderStatus(tx, row.id, sent, now);
   if (!changed) return false;
   if (sent.status === 'delivered') await clearPhoneStatus(tx, row.toNumber);
-  else if (isFinalStatus(sent.status)) await markPhoneFromFailure(tx, row.toNumber, sent.errorCode, now);
+  else if (isFinalStatus(sent.status)) await markPhoneFromFailure(ctx, tx, row.toNumber, sent.errorCode, now);
   if (isFinalStatus(sent.status)) {
     await followSmsOutcome(tx, row.id, { status: sent.status, reason: sent.errorCode === null ? null : describeTwilioError(sent.errorCode) }, now);
   }
@@ -305,7 +305,7 @@ export async function recordProviderStatus(
  * check settles); otherwise whether the status moved the message.
  */
 export async function recordStatusCallback(
-  ctx: Pick<AppContext, 'db' | 'metrics' | 'clock'>, messageSid: string, update: ProviderStatusUpdate,
+  ctx: Pick<AppContext, 'db' | 'metrics' | 'clock' | 'config' | 'jobs'>, messageSid: string, update: ProviderStatusUpdate,
 ): Promise<'unknown' | { messageId: string; changed: boolean }> {
   const [row] = await ctx.db.select({ id: smsMessages.id, type: smsMessages.type, toNumber: smsMessages.toNumber })
     .from(smsMessages).where(eq(smsMessages.twilioSid, messageSid));

@@ -1,13 +1,17 @@
 // What permanent delivery failures taught us about a phone number: its owner opted out (replied
 // STOP to us, or blocks us) or it cannot receive SMS at all. Notifications for a marked number go
-// by email instead of being sent to fail again. Kept per number, not per customer, so a customer
+// by email instead of being sent to fail again. An opt-out is marked at the first refusal (Twilio
+// will refuse every further message); 'cannot receive SMS' only after SMS_UNREACHABLE_AFTER such
+// failures in a row, since one carrier answer can be wrong. The moment a number is marked
+// unreachable, a job is queued in the same transaction that emails its owner, once, how to fix it. Kept per number, not per customer, so a customer
 // who changes their number starts clean; a later delivered message lifts a mark learnt from a
 // failure (they texted START, or the carrier fixed it). An opt-out the customer texted us (STOP,
 // see src/sms/inbound.ts) is their explicit wish: only their START lifts it, never a delivery
 // (codes still go to an opted-out number, and with several sender numbers one may still deliver).
 import { and, eq, isNull, not, or, sql } from 'drizzle-orm';
 import type { Config } from '../config.ts';
-import type { Queryable } from '../db/connection.ts';
+import type { AppContext } from '../context.ts';
+import { rawRows, type Queryable } from '../db/connection.ts';
 import { phoneStatus } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { normalisePhoneNumber, type NormalisedPhoneNumber } from './phone.ts';
@@ -34,8 +38,11 @@ const explicitReason = () => sql`(${phoneStatus.reason} like ${`${REPLY_REASON_P
 export interface PhoneStatus {
   phoneNumber: string;
   optedOutAt: Date | null;
+  /** Marked unreachable (after SMS_UNREACHABLE_AFTER failures in a row); null while not. */
   unreachableAt: Date | null;
   reason: string | null;
+  /** Failures in a row that say the number cannot take SMS; a delivery resets them. */
+  permanentFailures?: number;
 }
 
 export function phoneProblemOf(twilioCode: number | null): PhoneProblem | undefined {
@@ -45,16 +52,45 @@ export function phoneProblemOf(twilioCode: number | null): PhoneProblem | undefi
   return undefined;
 }
 
-/** Marks the number when the failure says something lasting about it; returns what was marked. */
-export async function markPhoneFromFailure(db: Queryable, phoneNumber: string, twilioCode: number | null, now: Date): Promise<PhoneProblem | undefined> {
+/** What marking a number needs: the threshold, and the queue for the owner's email. */
+export type MarkContext = Pick<AppContext, 'config' | 'jobs'>;
+
+/**
+ * Counts a failure that says something lasting about the number and marks it when that holds:
+ * an opt-out at once, 'unreachable' at the SMS_UNREACHABLE_AFTER-th failure in a row. Returns
+ * the problem the number is now marked with, if any.
+ */
+export async function markPhoneFromFailure(
+  ctx: MarkContext, db: Queryable, phoneNumber: string, twilioCode: number | null, now: Date,
+): Promise<PhoneProblem | undefined> {
   const problem = phoneProblemOf(twilioCode);
   if (!problem) return undefined;
   const reason = describeTwilioError(twilioCode!);
-  const set = problem === 'opted_out' ? { optedOutAt: now, reason, updatedAt: now } : { unreachableAt: now, reason, updatedAt: now };
   // A texted STOP keeps its reason, so that a later delivery cannot mistake it for a failure mark.
   const keepReply = sql`case when ${explicitReason()} then ${phoneStatus.reason} else excluded.reason end`;
-  await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set: { ...set, reason: keepReply } });
-  return problem;
+  if (problem === 'opted_out') {
+    const set = { optedOutAt: now, reason, updatedAt: now };
+    await db.insert(phoneStatus).values({ phoneNumber, ...set }).onConflictDoUpdate({ target: phoneStatus.phoneNumber, set: { ...set, reason: keepReply } });
+    return problem;
+  }
+  // One statement counts the failure and marks the number at the threshold; the row lock makes
+  // concurrent failures count one by one, so exactly one of them marks it (and queues the email).
+  const after = ctx.config.smsUnreachableAfter;
+  const stamp = now.toISOString();
+  const [row] = await rawRows<{ unreachable_at: string | Date | null; newly: boolean }>(db, sql`
+    insert into phone_status (phone_number, reason, updated_at, permanent_failures, unreachable_at)
+    values (${phoneNumber}, ${reason}, ${stamp}::timestamptz, 1, case when 1 >= ${after}::int then ${stamp}::timestamptz end)
+    on conflict (phone_number) do update set
+      permanent_failures = phone_status.permanent_failures + 1,
+      updated_at = excluded.updated_at,
+      reason = case when phone_status.reason like ${`${REPLY_REASON_PREFIX}%`} or phone_status.reason = ${CHOSEN_OPT_OUT_REASON}
+        then phone_status.reason else excluded.reason end,
+      unreachable_at = coalesce(phone_status.unreachable_at,
+        case when phone_status.permanent_failures + 1 >= ${after}::int then excluded.updated_at end)
+    returning unreachable_at, (unreachable_at = ${stamp}::timestamptz and unreachable_notified_at is null) as newly`);
+  if (!row?.unreachable_at) return undefined;
+  if (row.newly) await ctx.jobs.send(db, 'phone.unreachable', { phoneNumber, markedAt: stamp });
+  return 'unreachable';
 }
 
 export async function findPhoneStatus(db: Queryable, phoneNumber: string): Promise<PhoneStatus | undefined> {
@@ -73,7 +109,7 @@ export function problemOf(status: PhoneStatus | undefined): PhoneProblem | undef
 export async function clearPhoneStatus(db: Queryable, phoneNumber: string): Promise<void> {
   const texted = and(eq(phoneStatus.phoneNumber, phoneNumber), explicitReason());
   await db.delete(phoneStatus).where(and(eq(phoneStatus.phoneNumber, phoneNumber), or(isNull(phoneStatus.reason), not(explicitReason()))));
-  await db.update(phoneStatus).set({ unreachableAt: null }).where(texted);
+  await db.update(phoneStatus).set({ unreachableAt: null, permanentFailures: 0, unreachableNotifiedAt: null }).where(texted);
 }
 
 /** The customer texted an opt-out keyword: no notification SMS to this number until they opt in. */

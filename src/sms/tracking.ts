@@ -48,7 +48,7 @@ function waitsForAPerson(entry: SmsLogEntry): boolean {
   return explainTwilioError(entry.errorCode)?.kind === 'insufficient_funds';
 }
 
-export async function waitForSms(ctx: Pick<AppContext, 'db' | 'provider' | 'clock' | 'metrics'>, messageId: string, options: WaitOptions): Promise<WaitResult> {
+export async function waitForSms(ctx: Pick<AppContext, 'db' | 'provider' | 'clock' | 'metrics' | 'config' | 'jobs'>, messageId: string, options: WaitOptions): Promise<WaitResult> {
   const started = Date.now();
   const pollMs = options.pollMs ?? 100;
   let lastStatus = '';

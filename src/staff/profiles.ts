@@ -38,6 +38,12 @@ export interface ProfileView {
 
 export interface ProfileDetail extends ProfileView {
   phoneChangedAt: string | null;
+  /** Permanent failures in a row of texts to the number; it is marked unreachable at SMS_UNREACHABLE_AFTER. */
+  permanentFailures: number;
+  /** The threshold, for "2 of 3". */
+  unreachableAfter: number;
+  /** When the customer was emailed that texts no longer reach the number; null until then. */
+  unreachableNotifiedAt: string | null;
   /** While set, large transfers and new payees wait (PHONE_CHANGE_COOLING_OFF). */
   coolingOffUntil: string | null;
 }
@@ -50,6 +56,7 @@ function columns() {
     phoneNumber: userProfiles.phoneNumber, phoneVerifiedAt: userProfiles.phoneVerifiedAt, phoneChangedAt: userProfiles.phoneChangedAt,
     language: userProfiles.language, timeZone: userProfiles.timeZone,
     optedOutAt: phoneStatus.optedOutAt, unreachableAt: phoneStatus.unreachableAt, reason: phoneStatus.reason,
+    permanentFailures: phoneStatus.permanentFailures, unreachableNotifiedAt: phoneStatus.unreachableNotifiedAt,
     lastSmsAt: sql<string | null>`(select max(${smsMessages.createdAt}) from ${smsMessages} where ${smsMessages.userId} = ${users.id})`,
   };
 }
@@ -58,6 +65,7 @@ interface ProfileRow {
   id: string; username: string; email: string | null; isStaff: boolean; isActive: boolean; phoneNumber: string | null;
   phoneVerifiedAt: Date | null; phoneChangedAt: Date | null; language: string | null; timeZone: string | null;
   optedOutAt: Date | null; unreachableAt: Date | null; reason: string | null; lastSmsAt: string | Date | null;
+  permanentFailures: number | null; unreachableNotifiedAt: Date | null;
 }
 
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
@@ -101,7 +109,10 @@ export async function getProfile(db: Queryable, config: AppContext['config'], us
   const [row] = await base(db).where(eq(users.id, userId));
   if (!row) throw new AppError('not_found', NOT_FOUND);
   const until = await coolingOffUntil(db, config, userId, now);
-  return { ...view(row), phoneChangedAt: iso(row.phoneChangedAt), coolingOffUntil: until ? until.toISOString() : null };
+  return {
+    ...view(row), phoneChangedAt: iso(row.phoneChangedAt), coolingOffUntil: until ? until.toISOString() : null,
+    permanentFailures: row.permanentFailures ?? 0, unreachableAfter: config.smsUnreachableAfter, unreachableNotifiedAt: iso(row.unreachableNotifiedAt),
+  };
 }
 
 async function phoneOf(tx: Queryable, userId: string): Promise<{ username: string; phoneNumber: string | null }> {
@@ -122,7 +133,9 @@ export async function clearUnreachable(ctx: Pick<AppContext, 'db' | 'clock'>, st
     const { username, phoneNumber } = await phoneOf(tx, userId);
     const [mark] = phoneNumber ? await tx.select().from(phoneStatus).where(eq(phoneStatus.phoneNumber, phoneNumber)).for('update') : [];
     if (!phoneNumber || !mark?.unreachableAt) throw new AppError('conflict', `${username}'s phone number is not marked unreachable: there is nothing to clear.`);
-    if (mark.optedOutAt) await tx.update(phoneStatus).set({ unreachableAt: null, updatedAt: now }).where(eq(phoneStatus.phoneNumber, phoneNumber));
+    if (mark.optedOutAt) {
+      await tx.update(phoneStatus).set({ unreachableAt: null, permanentFailures: 0, unreachableNotifiedAt: null, updatedAt: now }).where(eq(phoneStatus.phoneNumber, phoneNumber));
+    }
     else await tx.delete(phoneStatus).where(eq(phoneStatus.phoneNumber, phoneNumber));
     await recordAudit(tx, {
       actor: { kind: 'staff', userId: staffId }, action: 'unreachable.cleared', subject: `user:${username}`, subjectUserId: userId, at: now,

@@ -11,6 +11,8 @@ const ISSUE_TYPES = [
   'password_changed', 'phone_changed', 'two_factor_changed', 'card_created', 'card_blocked', 'card_expiring', 'kyc_status', 'test_message',
   // Issue 14: a change of the customer's notification preferences, told to them once.
   'preferences_changed',
+  // Issue 13: texts no longer reach the number; the customer is told by email how to fix it.
+  'phone_unreachable',
 ];
 const CODE_TYPES = ['two_factor_code', 'phone_verification_code', 'transfer_confirmation_code'];
 const CRITICAL_ALERTS = ['suspicious_activity', 'new_device_login', 'account_lockout'];
@@ -42,7 +44,10 @@ describe('notification catalogue', () => {
       assert.ok(spec.variables.some((v) => v.name === 'code' && v.kind === 'code'));
     }
     for (const id of CRITICAL_ALERTS) assert.equal(notificationType(id).floor, 'one_channel');
-    for (const spec of CATALOGUE.filter((s) => !s.critical)) assert.equal(spec.floor, 'none', spec.id);
+    // Email is the only way to tell a customer their phone cannot receive texts: it cannot be switched off.
+    const unreachable = notificationType('phone_unreachable');
+    assert.deepEqual([unreachable.channels, unreachable.floor], [['email'], 'one_channel']);
+    for (const spec of CATALOGUE.filter((s) => !s.critical && s.id !== 'phone_unreachable')) assert.equal(spec.floor, 'none', spec.id);
   });
 
   it('gives every type a consistent, complete description', () => {

@@ -55,21 +55,30 @@ describe('email as the alternative channel', () => {
     assert.equal((await smsRowsOf(t, c.id)).length, 1, 'no second SMS to the opted-out number');
   });
 
-  it('an unreachable number (21614) without an email address: a critical alert fails with its reason, others are skipped', async () => {
+  it('an unreachable number (21614 three times) without an email address: a critical alert fails with its reason, others are skipped', async () => {
     setClock(f.clock, DAYTIME);
     const { t } = f;
     const c = await addCustomer(t, { phone: '+15005550009', email: null });
-    await notify(t, c.id, 'transfer_sent');
-    await failedSms(c.id, 1);
+    // SMS_UNREACHABLE_AFTER (3): each failure in a row counts; the third marks the number.
+    for (let i = 1; i <= 3; i++) {
+      await notify(t, c.id, 'transfer_sent');
+      await failedSms(c.id, i);
+    }
     await notify(t, c.id, 'transfer_sent');
     await notify(t, c.id, 'suspicious_activity');
-    const rows = await settled(t, c.id);
+    // The 'phone cannot receive texts' email has its own test (test/sms/unreachable.test.ts).
+    const rows = (await settled(t, c.id)).filter((r) => r.type !== 'phone_unreachable');
     assert.deepEqual(rows.map((r) => [r.type, r.channel, r.status, r.reason ?? '']).sort(), [
       ['suspicious_activity', 'email', 'skipped', 'no_email_address'],
       ['suspicious_activity', 'sms', 'failed', 'phone_unreachable'],
-      ['transfer_sent', 'sms', 'failed', "sms_failed: 21614 'To' number is not a valid mobile number (Invalid Phone Number)"],
+      ...Array.from({ length: 3 }, () => ['transfer_sent', 'sms', 'failed', "sms_failed: 21614 'To' number is not a valid mobile number (Invalid Phone Number)"]),
       ['transfer_sent', 'sms', 'skipped', 'phone_unreachable'],
     ]);
+    // Nobody could be told by email: the record says so, and staff do not see 'customer emailed'.
+    const notice = await eventually(async () => (await settled(t, c.id)).find((r) => r.type === 'phone_unreachable'));
+    assert.deepEqual([notice.channel, notice.status, notice.reason], ['email', 'skipped', 'no_email_address']);
+    const [mark] = await t.ctx.db.select().from(phoneStatus).where(eq(phoneStatus.phoneNumber, '+15005550009'));
+    assert.equal(mark?.unreachableNotifiedAt, null);
   });
 
   it('every provider call is recorded: an accepted send has its attempt row', async () => {

@@ -73,6 +73,14 @@ describe('Twilio webhooks', () => {
     return { id: row.id, sid };
   }
 
+  /** `count` messages to `phone` reported undelivered as a landline (30006) by their callbacks. */
+  async function landlineFailures(phone: string, count: number) {
+    for (let i = 0; i < count; i++) {
+      const { sid } = await sentMessage('sent', phone);
+      assert.equal((await signedPost(app, STATUS_URL, statusParams(sid, 'undelivered', { ErrorCode: '30006', To: phone }))).statusCode, 204);
+    }
+  }
+
   async function rowOf(id: string) {
     const [row] = await f.t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, id));
     assert.ok(row);
@@ -127,15 +135,21 @@ describe('Twilio webhooks', () => {
       assert.equal((await rowOf(second.id)).status, 'sent');
     });
 
-    it('records a carrier failure with its code and marks the number', async () => {
+    it('records a carrier failure with its code, counts it, and marks the number at the third in a row', async () => {
       const phone = '+14155553001';
       const { id, sid } = await sentMessage('sent', phone);
-      await signedPost(app, STATUS_URL, statusParams(sid, 'undelivered', { ErrorCode: '30006', To: phone }));
+      const undelivered = statusParams(sid, 'undelivered', { ErrorCode: '30006', To: phone });
+      await signedPost(app, STATUS_URL, undelivered);
       const row = await rowOf(id);
       assert.equal(row.status, 'undelivered');
       assert.equal(row.errorCode, 30006);
       assert.ok(row.errorMessage);
-      assert.ok((await phoneRow(phone))?.unreachableAt, 'a landline (30006) is marked unreachable');
+      await signedPost(app, STATUS_URL, undelivered); // Twilio retried the callback: counted once
+      assert.deepEqual([(await phoneRow(phone))?.permanentFailures, (await phoneRow(phone))?.unreachableAt], [1, null]);
+      await landlineFailures(phone, 2);
+      const marked = await phoneRow(phone);
+      assert.equal(marked?.permanentFailures, 3);
+      assert.ok(marked?.unreachableAt, 'a landline (30006) is marked unreachable at SMS_UNREACHABLE_AFTER (3)');
     });
 
     it('answers 204 for an unknown MessageSid and logs it', async () => {
@@ -231,8 +245,7 @@ describe('Twilio webhooks', () => {
       await signedPost(app, INBOUND_URL, inboundParams(newSid(), c.phone!, 'QUIT'));
       // A code still goes to an opted-out number, and is delivered.
       // A carrier failure meanwhile adds its mark but keeps the STOP as the reason.
-      const failed = await sentMessage('sent', c.phone!);
-      await signedPost(app, STATUS_URL, statusParams(failed.sid, 'undelivered', { ErrorCode: '30006', To: c.phone! }));
+      await landlineFailures(c.phone!, 3);
       const both = await phoneRow(c.phone!);
       assert.ok(both?.unreachableAt);
       assert.equal(both.reason, 'replied QUIT');

@@ -33,6 +33,6 @@ export interface DefaultText {
 export function defaultTemplate(type: NotificationTypeId, language: string, channel: Channel): DefaultText | undefined {
   const template = DEFAULT_TEMPLATES[language]?.[type];
   if (!template) return undefined;
-  if (channel === 'sms') return { subject: null, body: template.sms };
+  if (channel === 'sms') return template.sms === undefined ? undefined : { subject: null, body: template.sms };
   return template.email ? { subject: template.email.subject, body: template.email.body } : undefined;
 }

@@ -3,7 +3,8 @@
 import type { NotificationTypeId } from '../catalogue.ts';
 
 export interface DefaultTemplate {
-  sms: string;
+  /** Absent for types sent by email only (a number that cannot receive texts). */
+  sms?: string;
   /** Absent for types sent by SMS only (one-time codes). */
   email?: { subject: string; body: string };
 }
@@ -114,5 +115,17 @@ export const ENGLISH: Record<NotificationTypeId, DefaultTemplate> = {
     email: email('Your notification settings changed',
       'Your notification settings (channels, quiet hours, digest, language, SMS consent or how codes reach you) were changed on {time}.\n\n' +
       'If you did not do this, call the number on the back of your card now.'),
+  },
+  phone_unreachable: {
+    email: email('Our texts cannot reach your phone',
+      'Since {time}, our text messages to your phone number ending {phone_last4} have not been delivered, so we have stopped texting it.\n\n' +
+      'Until this is fixed:\n' +
+      '- your alerts come to you by email;\n' +
+      '- to sign in, ask for your code by voice call, or use your authenticator app or a backup code.\n\n' +
+      'To fix it:\n' +
+      '1. Check the number: if it has changed, update it in the DominionTrust app (Profile > Mobile number).\n' +
+      '2. Make sure it is a mobile number that can receive texts (not a landline), with text messaging switched on, and ask your carrier whether texts from businesses are blocked.\n' +
+      '3. If you replied STOP to us, reply START.\n' +
+      '4. Call the number on the back of your card so we can check the number and start texting it again.'),
   },
 };

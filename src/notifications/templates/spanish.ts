@@ -117,4 +117,16 @@ export const SPANISH: Record<NotificationTypeId, DefaultTemplate> = {
       'Sus preferencias de avisos (canales, horas de silencio, resumen, idioma, consentimiento de SMS o la forma de recibir códigos) se cambiaron el {time}.\n\n' +
       'Si no fue usted, llame ahora al teléfono que figura al dorso de su tarjeta.'),
   },
+  phone_unreachable: {
+    email: email('Nuestros mensajes de texto no llegan a su teléfono',
+      'Desde el {time}, nuestros mensajes de texto a su número terminado en {phone_last4} no se han entregado, así que hemos dejado de enviarle textos.\n\n' +
+      'Mientras tanto:\n' +
+      '- sus avisos le llegan por correo electrónico;\n' +
+      '- para iniciar sesión, pida su código por llamada de voz o use su aplicación de autenticación o un código de respaldo.\n\n' +
+      'Para solucionarlo:\n' +
+      '1. Revise el número: si ha cambiado, actualícelo en la aplicación DominionTrust (Perfil > Número móvil).\n' +
+      '2. Asegúrese de que sea un móvil que pueda recibir textos (no un fijo), con los mensajes activados, y pregunte a su operador si bloquea los textos de empresas.\n' +
+      '3. Si nos respondió STOP, responda START.\n' +
+      '4. Llame al teléfono que figura al dorso de su tarjeta para que revisemos el número y volvamos a enviarle textos.'),
+  },
 };
