@@ -45,6 +45,8 @@ export type DatabaseTarget =
   | { engine: 'pglite'; dataDir?: string; loadDataDir?: Blob };
 
 const BOSS_SCHEMA = 'pgboss';
+/** How long opening a PostgreSQL connection may take before the caller is told the database is away. */
+const CONNECT_TIMEOUT_MS = 5000;
 /** Serialises migrations between processes sharing one PostgreSQL. */
 const MIGRATION_LOCK_KEY = 7_460_031;
 
@@ -85,14 +87,18 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
 }
 
 async function openPostgres(url: string): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'dominion' });
-  // An idle client losing its server must not crash the process; the next query reconnects.
+  // A database that does not answer fails a request in seconds (503), instead of holding it forever.
+  const pool = new pg.Pool({ connectionString: url, max: 10, application_name: 'dominion', connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // A client losing its server must not crash the process: idle in the pool (the pool's 'error'),
+  // or checked out between two statements of a transaction (the client's own 'error', which has
+  // no listener otherwise). The statement in flight fails and is told as the database being away.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = drizzlePg({ client: pool, schema }) as unknown as Db;
   return {
     engine: 'postgres',
     db,
-    bossOptions: { connectionString: url, schema: BOSS_SCHEMA, max: 10, application_name: 'dominion-jobs' },
+    bossOptions: { connectionString: url, schema: BOSS_SCHEMA, max: 10, application_name: 'dominion-jobs', connectionTimeoutMillis: CONNECT_TIMEOUT_MS },
     lock: undefined,
     pglite: undefined,
     migrate: async () => {

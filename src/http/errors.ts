@@ -1,5 +1,6 @@
 // The one place domain error codes become HTTP statuses. 5xx answers never show internals.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/availability.ts';
 import { AppError, RetryLaterError, type AppErrorCode } from '../errors.ts';
 
 const STATUS: Partial<Record<AppErrorCode, number>> = {
@@ -40,6 +41,10 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   const statusCode = (error as FastifyError).statusCode;
   if (statusCode && statusCode < 500) {
     return reply.status(statusCode).send({ error: (error as FastifyError).code ?? 'bad_request', message: error.message });
+  }
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'database unreachable; answered 503');
+    return reply.status(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send({ error: 'unavailable', message: DATABASE_UNAVAILABLE_MESSAGE });
   }
   request.log.error({ err: error }, 'unexpected error');
   return reply.status(500).send({ error: 'internal_error', message: 'Something went wrong on our side; it has been logged.' });

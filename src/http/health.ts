@@ -1,6 +1,7 @@
 // Liveness, readiness and Prometheus metrics.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { isDatabaseUnavailable } from '../db/availability.ts';
 import { doc } from './openapi.ts';
 
 interface Check {
@@ -18,7 +19,9 @@ async function readiness(ctx: AppContext): Promise<Record<string, Check>> {
       ? { ok: true, detail: 'all applied' }
       : { ok: false, detail: `${pending} pending: run \`dominion migrate\`` };
   } catch (error) {
-    checks.database = { ok: false, detail: `unreachable: ${(error as Error).message}` };
+    checks.database = isDatabaseUnavailable(error)
+      ? { ok: false, detail: `unreachable: no answer from ${ctx.database.engine}; check that the database is running and reachable at DATABASE_URL` }
+      : { ok: false, detail: `failing: ${(error as Error).message}` };
   }
   const { twilio } = ctx.config;
   const hasSender = Boolean(twilio.phoneNumber ?? twilio.messagingServiceSid);

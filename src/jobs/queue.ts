@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { PgBoss, fromDrizzle, type DrizzleTransactionLike, type Job, type JobResult, type SendOptions, type WorkOptions } from 'pg-boss';
 import type { Logger } from 'pino';
+import { awaitDatabase, isDatabaseUnavailable } from '../db/availability.ts';
 import type { Database, Queryable } from '../db/connection.ts';
 import { QUEUES, QUEUE_NAMES, type JobPayloads, type QueueName } from './registry.ts';
 
@@ -34,6 +35,11 @@ export interface JobQueue {
   stop(timeoutMs: number): Promise<void>;
 }
 
+/** How long a worker holds jobs for a database that went away (below every queue's expiry, 60 s). */
+const OUTAGE_PATIENCE_MS = 45_000;
+/** Times a job is run again after outages before its failure is left to the queue's retries. */
+const OUTAGE_ROUNDS = 3;
+
 export function createJobQueue(database: Database, logger: Logger): JobQueue {
   const boss = new PgBoss({
     ...database.bossOptions,
@@ -43,6 +49,13 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
     schedule: true,
   });
   boss.on('error', (error) => logger.error({ err: error }, 'job queue error'));
+  /** Waits for the database after jobs failed because it went away; true once it answers again. */
+  const backAfterOutage = async (queue: QueueName, count: number): Promise<boolean> => {
+    logger.warn({ queue, jobs: count }, 'database unreachable; the jobs wait for it and run again');
+    const back = await awaitDatabase(() => database.ping(), OUTAGE_PATIENCE_MS);
+    if (back) logger.info({ queue, jobs: count }, 'database back; running the jobs again');
+    return back;
+  };
   boss.on('warning', (warning) => logger.warn({ warning }, 'job queue warning'));
   return {
     boss,
@@ -62,12 +75,22 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
       await boss.insert(queue, data.map((d) => ({ data: d, ...options })), tx ? { db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql) } : {});
     },
     workBatch(queue, { concurrency, pollSeconds }, handler) {
-      return boss.work<JobPayloads[typeof queue]>(queue, workOptions(concurrency, pollSeconds), async (jobs): Promise<JobResult[]> => {
-        let failed: Map<string, unknown>;
+      const run = async (batch: Job<JobPayloads[typeof queue]>[]): Promise<Map<string, unknown>> => {
         try {
-          failed = await handler(jobs);
+          return await handler(batch);
         } catch (error) {
-          failed = new Map(jobs.map((job) => [job.id, error]));
+          return new Map(batch.map((job) => [job.id, error]));
+        }
+      };
+      return boss.work<JobPayloads[typeof queue]>(queue, workOptions(concurrency, pollSeconds), async (jobs): Promise<JobResult[]> => {
+        const failed = await run(jobs);
+        // Jobs that failed only because the database went away run again once it is back: the
+        // queue could not record their failure anyway, and would retry them only at expiry.
+        for (let round = 0; round < OUTAGE_ROUNDS; round++) {
+          const waiting = jobs.filter((job) => failed.has(job.id) && isDatabaseUnavailable(failed.get(job.id)));
+          if (!waiting.length || !(await backAfterOutage(queue, waiting.length))) break;
+          for (const job of waiting) failed.delete(job.id);
+          for (const [id, error] of await run(waiting)) failed.set(id, error);
         }
         return jobs.map((job): JobResult => {
           if (!failed.has(job.id)) return { id: job.id, status: 'completed' };
@@ -81,7 +104,14 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
       return boss.work<JobPayloads[typeof queue]>(queue, workOptions(concurrency, pollSeconds), (jobs) =>
         Promise.all(jobs.map(async (job): Promise<JobResult> => {
           try {
-            await handler(job);
+            for (let round = 0; ; round++) {
+              try {
+                await handler(job);
+                break;
+              } catch (error) {
+                if (round >= OUTAGE_ROUNDS || !isDatabaseUnavailable(error) || !(await backAfterOutage(queue, 1))) throw error;
+              }
+            }
             return { id: job.id, status: 'completed' };
           } catch (error) {
             logger.error({ err: error, queue, jobId: job.id }, 'job failed; the queue will retry it');

@@ -7,13 +7,14 @@
 // next claim after STALE_CLAIM_MS looks for each at the provider before sending it again.
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
+import { persistThroughOutage } from '../db/availability.ts';
 import { insertRows } from '../db/bulk.ts';
 import type { Queryable } from '../db/connection.ts';
 import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import {
-  CALLBACK_GRACE_SECONDS, deliverSms, expireLateCode, fromSent, isFinalStatus, recordAccepted, recordFailure, STALE_CLAIM_MS,
+  CALLBACK_GRACE_SECONDS, deliverSms, expireLateCode, fromSent, hasSid, isFinalStatus, recordAccepted, recordFailure, STALE_CLAIM_MS,
   statusCallbackUrl, type SmsRow,
 } from './delivery.ts';
 import { findLostSend } from './lost-sends.ts';
@@ -81,7 +82,10 @@ export async function deliverSmsBatch(ctx: AppContext, lane: SmsLane, messageIds
   }));
   if (accepted.length) {
     try {
-      await recordAcceptedBatch(ctx, accepted, now);
+      // Twilio has them: the records must land, through a database outage too (never sent twice).
+      await persistThroughOutage(ctx.logger, `${accepted.length} sent messages' records`, () => recordAcceptedBatch(ctx, accepted, now), {
+        done: async () => (await Promise.all(accepted.map(({ row }) => hasSid(ctx.db, row.id)))).every(Boolean),
+      });
     } catch (error) {
       // Sent but not recorded: left 'sending', so the retried jobs find them at the provider.
       for (const { row } of accepted) errors.set(row.id, error);

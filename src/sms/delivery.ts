@@ -9,6 +9,7 @@ import { and, eq, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import type { AppContext } from '../context.ts';
 import type { Queryable } from '../db/connection.ts';
+import { persistThroughOutage } from '../db/availability.ts';
 import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { followSmsOutcome } from '../notifications/records.ts';
@@ -112,8 +113,9 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   if (slot === 'busy') return;
   const { from } = slot;
   const stopTimer = ctx.metrics.smsSendDuration.startTimer();
+  let sent: SentMessage;
   try {
-    const sent = await ctx.provider.send({
+    sent = await ctx.provider.send({
       to: row.toNumber,
       from,
       messagingServiceSid: ctx.config.twilio.messagingServiceSid,
@@ -121,13 +123,21 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
       statusCallback: statusCallbackUrl(ctx.config),
       validityPeriodSeconds: row.sendBefore ? Math.max(1, Math.ceil((row.sendBefore.getTime() - now.getTime()) / 1000)) : undefined,
     });
-    stopTimer({ outcome: 'accepted' });
-    await recordAccepted(ctx, row, sent, now, {});
-    log.info({ sid: sent.sid, status: sent.status, segments: sent.segments }, 'sms accepted by provider');
   } catch (error) {
     stopTimer({ outcome: 'error' });
     await recordFailure(ctx, lane, row, now, error);
+    return;
   }
+  stopTimer({ outcome: 'accepted' });
+  // Twilio has it: the record must land, through a database outage too (never sent twice).
+  await persistThroughOutage(ctx.logger, 'a sent message\'s record', () => recordAccepted(ctx, row, sent, now, {}), { done: () => hasSid(ctx.db, row.id) });
+  log.info({ sid: sent.sid, status: sent.status, segments: sent.segments }, 'sms accepted by provider');
+}
+
+/** Whether the message's acceptance is recorded (a write whose answer was lost may have committed). */
+export async function hasSid(db: Queryable, id: string): Promise<boolean> {
+  const [row] = await db.select({ sid: smsMessages.twilioSid }).from(smsMessages).where(eq(smsMessages.id, id));
+  return Boolean(row?.sid);
 }
 
 /** Where Twilio posts this server's status callbacks; undefined when PUBLIC_BASE_URL is unset. */

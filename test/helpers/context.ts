@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
+import type { Database } from '../../src/db/connection.ts';
 import type { Clock } from '../../src/context.ts';
 import { createLogger, flushLogger } from '../../src/logging.ts';
 import { openRuntime, type Runtime } from '../../src/runtime.ts';
@@ -64,6 +65,11 @@ export interface TestContextOptions {
   env?: Record<string, string>;
   simulator?: Partial<SimulatorOptions>;
   clock?: Clock;
+  /**
+   * The database the runtime uses, opened from the test's own (e.g. through a TCP proxy the test
+   * cuts); closed with the context. Default: the test's own database.
+   */
+  runtimeDatabase?: (own: TestDatabase) => Promise<Database>;
 }
 
 export function testEnv(simUrl: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -104,7 +110,8 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
   const config = loadConfig(testEnv(sim.url, dir, options.env), join(dir, 'no.env'));
   const database = await createTestDatabase();
   const logger = createLogger({ level: 'debug', logDir: config.logDir, stdout: false, secrets: [config.twilio.authToken] });
-  const ctx = await openRuntime(config, { database, logger, clock: options.clock });
+  const runtimeDatabase = options.runtimeDatabase ? await options.runtimeDatabase(database) : undefined;
+  const ctx = await openRuntime(config, { database: runtimeDatabase ?? database, logger, clock: options.clock });
   return {
     ctx,
     sim,
@@ -117,6 +124,7 @@ export async function createTestContext(options: TestContextOptions = {}): Promi
     },
     async close() {
       await ctx.close();
+      await runtimeDatabase?.close();
       await database.drop();
       await sim.close();
       await flushLogger(logger);
