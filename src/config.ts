@@ -139,6 +139,9 @@ const envSchema = z.object({
     .pipe(z.string().regex(/^\d{1,6}(ms|s|m|h|d)?$/, 'must be a duration: a number with s, m, h or d, e.g. 24h, 90m, or 0 for none'))
     .transform(durationMs),
   TRUST_PROXY: trustProxy,
+  STAFF_SESSION_IDLE_MINUTES: z.coerce.number().int().min(1).max(720).default(30),
+  // Shorter than a customer's 12 hours (src/auth/sessions.ts SESSION_TTL_MS): staff see every customer.
+  STAFF_SESSION_MAX_HOURS: z.coerce.number().int().min(1).max(11, 'must be shorter than a customer session (12 hours)').default(8),
   PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
   TEST_CLOCK_OFFSET_MS: z.coerce.number().int().default(0),
   NODE_ENV: optionalText,
@@ -192,6 +195,8 @@ const EXAMPLES: Record<string, string> = {
   REGISTER_IP_LIMIT: '20',
   PHONE_CHANGE_COOLING_OFF: '24h',
   TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
+  STAFF_SESSION_IDLE_MINUTES: '30',
+  STAFF_SESSION_MAX_HOURS: '8',
   PASSWORD_HASH_COST: '15',
 };
 
@@ -308,6 +313,15 @@ export interface SecurityRules {
   phoneChangeCoolingOffMs: number;
   /** scrypt cost of new password hashes, log2 N (N = 2^15 by default, 32 MiB); below 15 only with NODE_ENV=test. */
   passwordHashCost: number;
+  /** How long a staff member's session lives; a customer's lasts 12 hours from sign-in. */
+  staffSession: StaffSessionRules;
+}
+
+export interface StaffSessionRules {
+  /** A staff session unused this long ends (STAFF_SESSION_IDLE_MINUTES, default 30). */
+  idleMs: number;
+  /** A staff session ends this long after sign-in, however busy (STAFF_SESSION_MAX_HOURS, default 8; below 12). */
+  maxAgeMs: number;
 }
 
 export interface SmsLimits {
@@ -401,6 +415,9 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.TEST_CLOCK_OFFSET_MS !== 0 && e.NODE_ENV !== 'test') {
     issues.push({ variable: 'TEST_CLOCK_OFFSET_MS', problem: 'allowed only with NODE_ENV=test (it moves the clock every limit and quiet hour is decided by)' });
   }
+  if (e.STAFF_SESSION_IDLE_MINUTES > e.STAFF_SESSION_MAX_HOURS * 60) {
+    issues.push({ variable: 'STAFF_SESSION_IDLE_MINUTES', problem: `${e.STAFF_SESSION_IDLE_MINUTES} minutes is longer than STAFF_SESSION_MAX_HOURS (${e.STAFF_SESSION_MAX_HOURS} hours), so it would never apply; example: STAFF_SESSION_IDLE_MINUTES=30` });
+  }
   if (issues.length) {
     throw new ConfigError(`Configuration is invalid:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`, issues);
   }
@@ -462,6 +479,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       registerIpLimit: e.REGISTER_IP_LIMIT,
       phoneChangeCoolingOffMs: e.PHONE_CHANGE_COOLING_OFF,
       passwordHashCost: e.PASSWORD_HASH_COST,
+      staffSession: { idleMs: e.STAFF_SESSION_IDLE_MINUTES * 60_000, maxAgeMs: e.STAFF_SESSION_MAX_HOURS * 3_600_000 },
     },
     trustProxy: e.TRUST_PROXY,
   };

@@ -20,6 +20,7 @@ export type AppErrorCode =
   | 'sms_permanent'
   | 'unavailable'
   | 'unauthenticated'
+  | 'session_expired'
   | 'forbidden'
   | 'account_locked'
   | 'account_inactive'

@@ -338,7 +338,9 @@ async function openSession(
   how: { method: SecondFactor; country: string | undefined; backupCodesRemaining?: number },
 ): Promise<LoginCompleted> {
   const device = { fingerprint: row.deviceFingerprint, label: row.deviceLabel };
-  const session = await createSession(tx, row.userId, device, now);
+  const [user] = await tx.select({ id: users.id, username: users.username, isStaff: users.isStaff }).from(users).where(eq(users.id, row.userId));
+  if (!user) throw new AppError('not_found', 'No such user.');
+  const session = await createSession(tx, row.userId, device, now, user.isStaff ? ctx.config.security.staffSession : undefined);
   const newDevice = await rememberDevice(tx, row.userId, device, now);
   if (newDevice) {
     await recordEvent(ctx, tx, {
@@ -347,8 +349,6 @@ async function openSession(
     });
   }
   await checkLoginCountry(ctx, tx, { userId: row.userId, country: how.country, now });
-  const [user] = await tx.select({ id: users.id, username: users.username, isStaff: users.isStaff }).from(users).where(eq(users.id, row.userId));
-  if (!user) throw new AppError('not_found', 'No such user.');
   return {
     token: session.token, expiresAt: session.expiresAt, user, newDevice, method: how.method,
     ...(how.backupCodesRemaining !== undefined && { backupCodesRemaining: how.backupCodesRemaining }),

@@ -1,13 +1,17 @@
 // Signed-in sessions as opaque bearer tokens: 32 random bytes given to the client once, only
-// their SHA-256 stored; revocable, expiring. And the devices a user has signed in from.
+// their SHA-256 stored; revocable, expiring (a staff member's sooner, and after idle time too).
+// And the devices a user has signed in from.
 import { createHash, randomBytes } from 'node:crypto';
 import Bowser from 'bowser';
 import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import type { StaffSessionRules } from '../config.ts';
 import type { Queryable } from '../db/connection.ts';
 import { devices, sessions, users } from '../db/schema.ts';
 
 /** A session lasts 12 hours from sign-in; then the customer signs in again. */
 export const SESSION_TTL_MS = 12 * 60 * 60_000;
+/** A staff session's last use is written at most this often, so its idle timeout runs at most this much early. */
+const LAST_SEEN_STEP_MS = 60_000;
 
 export interface NewSession {
   /** The bearer token: shown once, never stored. */
@@ -64,21 +68,48 @@ export function deviceLabel(userAgent: string): string {
   return product && product !== 'Mozilla/5.0' ? product : 'an unknown device';
 }
 
-export async function createSession(db: Queryable, userId: string, device: Device, now: Date): Promise<NewSession> {
+/** A new session; a staff member's (`staff` given) ends at the staff maximum age instead of 12 hours. */
+export async function createSession(db: Queryable, userId: string, device: Device, now: Date, staff?: StaffSessionRules): Promise<NewSession> {
   const token = randomBytes(32).toString('base64url');
-  const expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
-  await db.insert(sessions).values({ userId, tokenHash: hashToken(token), deviceFingerprint: device.fingerprint, createdAt: now, expiresAt });
+  const expiresAt = new Date(now.getTime() + Math.min(SESSION_TTL_MS, staff?.maxAgeMs ?? SESSION_TTL_MS));
+  await db.insert(sessions).values({ userId, tokenHash: hashToken(token), deviceFingerprint: device.fingerprint, createdAt: now, expiresAt, lastSeenAt: now });
   return { token, expiresAt };
 }
 
-/** The user of a live session (not revoked, not expired, user active), or undefined. */
-export async function findSessionUser(db: Queryable, token: string, now: Date): Promise<SessionUser | undefined> {
+/** What a token stands for: its live session's user, a staff session that just ended and why, or nothing. */
+export type SessionCheck =
+  | { user: SessionUser }
+  | { ended: 'staff_idle' | 'staff_max_age' }
+  | undefined;
+
+/**
+ * The user of a live session (not revoked, not expired, user active). A staff member's session
+ * also ends `staff.idleMs` after its last use and `staff.maxAgeMs` after sign-in, whenever it
+ * was made (a customer made staff keeps no 12-hour session): it is revoked then, and said so.
+ */
+export async function findSessionUser(db: Queryable, token: string, now: Date, staff: StaffSessionRules): Promise<SessionCheck> {
   const [row] = await db
-    .select({ sessionId: sessions.id, userId: users.id, username: users.username, isStaff: users.isStaff })
+    .select({
+      sessionId: sessions.id, userId: users.id, username: users.username, isStaff: users.isStaff,
+      createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt,
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.tokenHash, hashToken(token)), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), eq(users.isActive, true)));
-  return row;
+  if (!row) return undefined;
+  const { createdAt, lastSeenAt, ...user } = row;
+  if (!user.isStaff) return { user };
+  const lastSeen = lastSeenAt ?? createdAt;
+  const ended = now.getTime() >= createdAt.getTime() + staff.maxAgeMs ? 'staff_max_age'
+    : now.getTime() >= lastSeen.getTime() + staff.idleMs ? 'staff_idle' : undefined;
+  if (ended) {
+    await revokeSession(db, user.sessionId, now);
+    return { ended };
+  }
+  if (now.getTime() - lastSeen.getTime() >= LAST_SEEN_STEP_MS) {
+    await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, user.sessionId));
+  }
+  return { user };
 }
 
 export async function revokeSession(db: Queryable, sessionId: string, now: Date): Promise<void> {

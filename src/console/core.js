@@ -43,7 +43,9 @@ async function call(method, path, body, token) {
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 401 && token && path.startsWith('/api/staff')) {
     sessionStorage.removeItem(TOKEN_KEY);
-    onSignedOut('Your session has ended: sign in again.');
+    // The server says why a staff session ended (idle, or at its maximum age).
+    const reason = await response.clone().json().catch(() => null);
+    onSignedOut(reason?.error === 'session_expired' ? reason.message : 'Your session has ended: sign in again.');
   }
   return response;
 }

@@ -58,6 +58,9 @@ export async function messages() {
       h('p', {}, query.before ? h('a', { href: `/admin/messages/${Object.keys(first).length ? `?${new URLSearchParams(first)}` : ''}` }, '← Newest') : null, ' ', next)));
 }
 
+/** What reported a status, as the timeline's badge says it. */
+const SOURCE_NAMES = { callback: 'status callback', status_check: 'status check', send_answer: 'send answer', lost_send_recovery: 'lost-send recovery' };
+
 export async function timeline(id) {
   const t = await api('GET', `/api/staff/messages/${encodeURIComponent(id)}`);
   const m = t.message;
@@ -73,8 +76,10 @@ export async function timeline(id) {
       h('section', { class: 'card' }, h('h2', {}, 'Message'), h('dl', { class: 'settings' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
         m.body ? [h('h3', {}, 'Text as logged (codes masked)'), h('div', { class: 'preview', id: 'message-body' }, m.body)] : null),
       h('section', { class: 'card' }, h('h2', {}, 'Timeline'),
-        h('ol', { class: 'timeline', id: 'timeline' }, t.steps.map((s) => h('li', { class: s.kind, 'data-kind': s.kind },
-          h('time', { datetime: s.at }, when(s.at)), h('div', { class: 'step' }, h('strong', {}, s.title), s.detail ? h('div', { class: 'muted' }, s.detail) : null)))),
+        h('ol', { class: 'timeline', id: 'timeline' }, t.steps.map((s) => h('li', { class: s.kind, 'data-kind': s.kind, 'data-source': s.source ?? undefined },
+          h('time', { datetime: s.at }, when(s.at)), h('div', { class: 'step' }, h('strong', {}, s.title),
+            s.source ? [' ', badge(SOURCE_NAMES[s.source] ?? s.source, `source ${s.source}`)] : null,
+            s.detail ? h('div', { class: 'muted' }, s.detail) : null)))),
         t.error ? h('div', { class: 'warning', id: 'message-error' }, h('strong', {}, `Error ${t.error.code}: ${t.error.title}`), h('p', {}, t.error.fix)) : null)));
 }
 

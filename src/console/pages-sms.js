@@ -65,33 +65,56 @@ export async function overview(days = 14) {
   page('overview', h('h1', {}, 'Overview'), cards, h('div', { class: 'two' }, messages, rate), errors);
 }
 
+/**
+ * Templates: one collapsed group per type (its summary says what is customised and how long the
+ * SMS runs), a type picker, and filters by language and channel, so the page stays short at
+ * laptop and phone widths; a group opens to its templates, each opening the editor, where the
+ * draft sits beside the version in force.
+ */
 export async function templates() {
   const { templates: list } = await api('GET', '/api/staff/templates');
   const query = queryOf();
   const languages = [...new Set(list.map((t) => t.language))].sort();
-  const select = (id, label, options, value) => h('label', { for: id }, label,
-    h('select', { id, onchange: apply }, h('option', { value: '' }, 'all'), options.map((o) => h('option', { value: o, selected: o === value }, o))));
+  const types = [...new Map(list.map((t) => [t.type, t.title])).entries()];
+  const select = (id, label, options, value, every = 'all') => h('label', { for: id }, label,
+    h('select', { id, onchange: apply }, h('option', { value: '' }, every), options.map(([o, text]) => h('option', { value: o, selected: o === value }, text))));
   function apply() {
     const next = new URLSearchParams();
-    for (const key of ['language', 'channel']) { const v = window.document.getElementById(`filter-${key}`).value; if (v) next.set(key, v); }
+    for (const key of ['type', 'language', 'channel']) { const v = window.document.getElementById(`filter-${key}`).value; if (v) next.set(key, v); }
     navigate(`/admin/templates/${next.size ? `?${next}` : ''}`);
   }
-  const shown = list.filter((t) => (!query.language || t.language === query.language) && (!query.channel || t.channel === query.channel));
+  const shown = list.filter((t) => (!query.type || t.type === query.type) && (!query.language || t.language === query.language) && (!query.channel || t.channel === query.channel));
   const groups = new Map();
   for (const t of shown) groups.set(t.type, [...(groups.get(t.type) ?? []), t]);
-  const sections = [...groups.entries()].map(([type, rows]) => h('section', { class: 'card template-group', 'data-type': type },
-    h('h2', {}, rows[0].title, ' ', h('span', { class: 'muted' }, type)),
-    table({}, ['Language', 'Channel', 'In force', 'Segments', 'Cost / send', 'With example values'], rows.map((t) => h('tr', { 'data-template': `${t.type}/${t.language}/${t.channel}` },
-      h('td', {}, h('a', { href: `/admin/templates/${t.type}/${t.language}/${t.channel}/` }, t.language === t.servedLanguage ? t.language : `${t.language} (uses ${t.servedLanguage})`)),
-      h('td', {}, t.channel),
-      h('td', {}, t.isDefault ? badge('default') : `v${t.version}`),
-      h('td', { class: 'num' }, t.segments ?? '–'),
-      h('td', { class: 'num' }, usd(t.costPerSendUsd)),
-      h('td', { class: 'muted' }, t.example))), [3, 4])));
+  // One group shown (a type picked, or the filters leave one): open at once.
+  const open = groups.size === 1;
+  const sections = [...groups.entries()].map(([type, rows]) => {
+    const customised = rows.filter((t) => !t.isDefault);
+    const longest = Math.max(0, ...rows.map((t) => t.segments ?? 0));
+    return h('details', { class: 'card template-group', 'data-type': type, open },
+      h('summary', {},
+        h('span', { class: 'group-title' }, rows[0].title, ' ', h('span', { class: 'muted' }, type)),
+        h('span', { class: 'group-facts' },
+          `${rows.length} template${rows.length === 1 ? '' : 's'}`,
+          customised.length ? badge(`${customised.length} customised`, 'ok') : badge('defaults', 'default'),
+          longest > 1 ? badge(`SMS ${longest} segments`, 'held') : null)),
+      // data-label: on a phone each row is a small card, its cells labelled (console.css).
+      table({}, ['Language', 'Channel', 'In force', 'Segments', 'Cost / send', 'With example values'], rows.map((t) => h('tr', { 'data-template': `${t.type}/${t.language}/${t.channel}` },
+        h('td', { 'data-label': 'Language' }, h('a', { href: `/admin/templates/${t.type}/${t.language}/${t.channel}/` }, t.language === t.servedLanguage ? t.language : `${t.language} (uses ${t.servedLanguage})`)),
+        h('td', { 'data-label': 'Channel' }, t.channel),
+        h('td', { 'data-label': 'In force' }, t.isDefault ? badge('default') : `v${t.version}`),
+        h('td', { class: 'num', 'data-label': 'Segments' }, t.segments ?? '–'),
+        h('td', { class: 'num', 'data-label': 'Cost / send' }, usd(t.costPerSendUsd)),
+        h('td', { class: 'muted example-cell' }, h('div', { class: 'example' }, t.example)))), [3, 4]));
+  });
   page('templates', h('h1', {}, 'Templates'),
-    h('div', { class: 'filters' }, select('filter-language', 'Language', languages, query.language), select('filter-channel', 'Channel', ['sms', 'email'], query.channel),
-      h('p', { class: 'muted' }, `${shown.length} templates in ${groups.size} types`)),
-    ...sections);
+    h('div', { class: 'filters' },
+      select('filter-type', 'Type', types, query.type, 'every type'),
+      select('filter-language', 'Language', languages.map((l) => [l, l]), query.language),
+      select('filter-channel', 'Channel', [['sms', 'sms'], ['email', 'email']], query.channel),
+      h('p', { class: 'muted', id: 'template-count' }, `${shown.length} template${shown.length === 1 ? '' : 's'} in ${groups.size} type${groups.size === 1 ? '' : 's'}`)),
+    h('p', { class: 'muted' }, open ? 'Open a template to edit its draft beside the version in force.' : 'Open a type to see its templates; open a template to edit its draft beside the version in force.'),
+    ...(sections.length ? sections : [h('p', { class: 'muted' }, 'No template matches.')]));
 }
 
 export async function templateEditor(type, language, channel) {

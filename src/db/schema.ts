@@ -268,6 +268,8 @@ export const sessions = pgTable('sessions', {
   createdAt: createdAt(),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  /** When a staff session was last used (at most a minute off): its idle timeout counts from here. */
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
 }, (t) => [index('sessions_user_idx').on(t.userId, t.createdAt)]);
 
 /**
@@ -548,6 +550,12 @@ export const smsStatusHistory = pgTable('sms_status_history', {
   previousStatus: text('previous_status'),
   errorCode: integer('error_code'),
   at: timestamp('at', { withTimezone: true }).notNull(),
+  /**
+   * What moved the status (src/sms/status-source.ts): callback, status_check, send_answer or
+   * lost_send_recovery; null for the worker's own steps (claimed, expired unsent) and older rows.
+   * The trigger reads it from the transaction's setting dominion.status_source.
+   */
+  source: text('source'),
 }, (t) => [index('sms_status_history_message_idx').on(t.smsMessageId, t.at)]);
 
 /**

@@ -16,6 +16,7 @@ const STATUS: Partial<Record<AppErrorCode, number>> = {
   database_locked: 503,
   unavailable: 503,
   unauthenticated: 401,
+  session_expired: 401,
   forbidden: 403,
   account_locked: 423,
   account_inactive: 403,

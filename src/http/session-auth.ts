@@ -9,14 +9,20 @@ import { AppError } from '../errors.ts';
 const signedIn = new WeakMap<FastifyRequest, SessionUser>();
 
 /** preHandler: the request must carry a live session token. */
-export function requireSession(ctx: Pick<AppContext, 'db' | 'clock'>) {
+export function requireSession(ctx: Pick<AppContext, 'db' | 'clock' | 'config'>) {
+  const rules = ctx.config.security.staffSession;
   return async (request: FastifyRequest): Promise<void> => {
     const match = /^Bearer\s+([A-Za-z0-9_-]{20,100})$/.exec(request.headers.authorization ?? '');
-    const user = match?.[1] ? await findSessionUser(ctx.db, match[1], ctx.clock.now()) : undefined;
-    if (!user) {
-      throw new AppError('unauthenticated', 'Sign in first: send the header "Authorization: Bearer <token>" with the token from POST /api/login/verify. Sessions last 12 hours.');
+    const found = match?.[1] ? await findSessionUser(ctx.db, match[1], ctx.clock.now(), rules) : undefined;
+    if (found && 'ended' in found) {
+      throw new AppError('session_expired', found.ended === 'staff_idle'
+        ? `Your staff session ended after ${rules.idleMs / 60_000} minutes without activity. Sign in again.`
+        : `Your staff session ended: staff sessions last ${rules.maxAgeMs / 3_600_000} hours from sign-in. Sign in again.`);
     }
-    signedIn.set(request, user);
+    if (!found) {
+      throw new AppError('unauthenticated', 'Sign in first: send the header "Authorization: Bearer <token>" with the token from POST /api/login/verify. Sessions last 12 hours (staff: shorter, see STAFF_SESSION_MAX_HOURS).');
+    }
+    signedIn.set(request, found.user);
   };
 }
 

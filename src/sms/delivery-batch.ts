@@ -19,6 +19,7 @@ import {
 } from './delivery.ts';
 import { findLostSend } from './lost-sends.ts';
 import type { SentMessage } from './provider.ts';
+import { setStatusSource } from './status-source.ts';
 
 /**
  * Runs the send jobs of `messageIds` (one lane); returns the error of each message whose job
@@ -126,6 +127,7 @@ async function recordAcceptedBatch(ctx: AppContext, accepted: readonly { row: Sm
   });
   const unsettled = accepted.filter(({ sent }) => !isFinalStatus(sent.status)).map(({ row }) => ({ messageId: row.id, attempt: 1 }));
   await ctx.db.transaction(async (tx) => {
+    await setStatusSource(tx, 'send_answer');
     await tx.execute(sql`
       update sms_messages m set twilio_sid = x.twilio_sid, status = x.status, from_number = x.from_number, segments = x.segments,
         price = x.price, price_unit = x.price_unit, error_code = x.error_code, error_message = x.error_message,

@@ -18,6 +18,7 @@ import { findLostSend } from './lost-sends.ts';
 import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
 import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
 import { SenderBusyError, senderPreference, slotMissed, type SenderSlot } from './sender-throttle.ts';
+import { setStatusSource, type StatusSource } from './status-source.ts';
 import { describeTwilioError } from './twilio-errors.ts';
 
 /** Sends tried per message before it is marked failed. */
@@ -184,6 +185,7 @@ async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { f
 
 export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
   await ctx.db.transaction(async (tx) => {
+    await setStatusSource(tx, note.errorKind === 'recovered' ? 'lost_send_recovery' : 'send_answer');
     await tx.update(smsMessages).set({ ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: ctx.clock.now() }).where(eq(smsMessages.id, row.id));
     await recordAttempt(tx, row, startedAt, ctx.clock.now(), { outcome: 'accepted', ...note });
     if (!isFinalStatus(sent.status)) {
@@ -214,6 +216,7 @@ export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow,
   const failure = { errorCode: error.twilioCode, errorMessage: error.userMessage, updatedAt: now };
   if (canRetry) {
     await ctx.db.transaction(async (tx) => {
+      await setStatusSource(tx, 'send_answer');
       await tx.update(smsMessages).set({ status: 'retrying', ...failure }).where(eq(smsMessages.id, row.id));
       await recordAttempt(tx, row, startedAt, now, { outcome: 'retry', ...attempt });
       await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: new Date(retryAt) });
@@ -222,6 +225,7 @@ export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow,
     return;
   }
   const marked = await ctx.db.transaction(async (tx) => {
+    await setStatusSource(tx, 'send_answer');
     await settle(tx, row.id, { status: 'failed', ...failure });
     await recordAttempt(tx, row, startedAt, now, { outcome: 'failed', ...attempt });
     await followSmsOutcome(tx, row.id, { status: 'failed', reason: error.twilioCode === null ? error.userMessage : describeTwilioError(error.twilioCode) }, now);
@@ -270,15 +274,17 @@ export type ProviderStatusUpdate = Pick<SentMessage, 'status' | 'errorCode'> & P
 /**
  * Applies a status the provider reported, never moving a message backwards: one conditional
  * UPDATE, so a callback and a status check racing (or callbacks out of order) end in the
- * highest-ranked status whatever order they commit in. Returns whether the row changed.
+ * highest-ranked status whatever order they commit in. `tx` must be a transaction: the timeline
+ * records `source` from it. Returns whether the row changed.
  */
-export async function applyProviderStatus(db: Queryable, messageId: string, sent: ProviderStatusUpdate, now: Date): Promise<boolean> {
+export async function applyProviderStatus(tx: Queryable, messageId: string, sent: ProviderStatusUpdate, now: Date, source: StatusSource): Promise<boolean> {
   const ranksBelow = Object.entries(RANK).filter(([, r]) => r < (RANK[sent.status] ?? 0)).map(([s]) => s);
   if (!ranksBelow.length) return false;
+  await setStatusSource(tx, source);
   const values: Partial<typeof smsMessages.$inferInsert> = 'sid' in sent && sent.sid !== undefined
     ? fromSent(sent as SentMessage)
     : { status: sent.status, errorCode: sent.errorCode, ...(sent.errorCode !== null && { errorMessage: describeTwilioError(sent.errorCode) }) };
-  const changed = await db
+  const changed = await tx
     .update(smsMessages)
     .set({
       ...values,
@@ -297,8 +303,9 @@ export async function applyProviderStatus(db: Queryable, messageId: string, sent
  */
 export async function recordProviderStatus(
   ctx: Pick<AppContext, 'metrics' | 'config' | 'jobs'>, tx: Queryable, row: Pick<SmsRow, 'id' | 'type' | 'toNumber'>, sent: ProviderStatusUpdate, now: Date,
+  source: StatusSource,
 ): Promise<boolean> {
-  const changed = await applyProviderStatus(tx, row.id, sent, now);
+  const changed = await applyProviderStatus(tx, row.id, sent, now, source);
   if (!changed) return false;
   if (sent.status === 'delivered') await clearPhoneStatus(tx, row.toNumber);
   else if (isFinalStatus(sent.status)) await markPhoneFromFailure(ctx, tx, row.toNumber, sent.errorCode, now);
@@ -320,7 +327,7 @@ export async function recordStatusCallback(
   const [row] = await ctx.db.select({ id: smsMessages.id, type: smsMessages.type, toNumber: smsMessages.toNumber })
     .from(smsMessages).where(eq(smsMessages.twilioSid, messageSid));
   if (!row) return 'unknown';
-  const changed = await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, row, update, ctx.clock.now()));
+  const changed = await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, row, update, ctx.clock.now(), 'callback'));
   return { messageId: row.id, changed };
 }
 
@@ -340,7 +347,7 @@ export async function refreshSmsStatus(ctx: AppContext, messageId: string, attem
   }
   const sent = await ctx.provider.fetchMessage(row.twilioSid);
   await ctx.db.transaction(async (tx) => {
-    await recordProviderStatus(ctx, tx, row, sent, ctx.clock.now());
+    await recordProviderStatus(ctx, tx, row, sent, ctx.clock.now(), 'status_check');
     if (!isFinalStatus(sent.status) && attempt < MAX_STATUS_CHECKS) {
       await ctx.jobs.send(tx, 'sms.status', { messageId, attempt: attempt + 1 }, { startAfter: Math.min(60, 2 ** attempt) });
     }

@@ -40,7 +40,7 @@ export async function refreshSmsStatusBatch(ctx: AppContext, checks: readonly St
       const now = ctx.clock.now();
       const next = new Map<number, { messageId: string; attempt: number }[]>();
       for (const { check, row, sent } of fetched) {
-        await recordProviderStatus(ctx, tx, row, sent, now);
+        await recordProviderStatus(ctx, tx, row, sent, now, 'status_check');
         if (!isFinalStatus(sent.status) && check.attempt < MAX_STATUS_CHECKS) {
           const delay = Math.min(60, 2 ** check.attempt);
           next.set(delay, [...(next.get(delay) ?? []), { messageId: check.messageId, attempt: check.attempt + 1 }]);

@@ -59,7 +59,7 @@ export async function waitForSms(ctx: Pick<AppContext, 'db' | 'provider' | 'cloc
       // Ask Twilio directly rather than wait for the worker's next status check or a callback.
       const sent = await ctx.provider.fetchMessage(entry.twilioSid);
       // Recorded as a status check would: the number's marks and the notification follow it too.
-      await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, entry, sent, ctx.clock.now()));
+      await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, entry, sent, ctx.clock.now(), 'status_check'));
       entry = await readSmsLogEntry(ctx.db, messageId);
     }
     const elapsed = Date.now() - started;

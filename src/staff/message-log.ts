@@ -2,8 +2,8 @@
 // channel), newest first, filtered by customer, type, status, lane, date range and Twilio error
 // code, in keyset pages on (created_at, id) so a page costs the same at row 10 and at row
 // 10,000,000. Each message opens its timeline: created, the policy decision with its reason and
-// limit, each provider attempt, each status Twilio reported (callback or status check), and the
-// error with its meaning and fix. Bodies are the logged ones (codes already masked as ******).
+// limit, each provider attempt, each status with what reported it (callback, status check, the
+// send's answer, a lost send's recovery), and the error with its meaning and fix. Bodies are the logged ones (codes already masked as ******).
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Config } from '../config.ts';
 import { rawRows, type Queryable } from '../db/connection.ts';
@@ -13,6 +13,7 @@ import { AppError } from '../errors.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { NOTIFICATION_TYPE_IDS, isNotificationType, notificationType } from '../notifications/catalogue.ts';
 import { maskPhoneNumber } from '../sms/phone.ts';
+import { STATUS_SOURCE_LABELS, type StatusSource } from '../sms/status-source.ts';
 import { explainTwilioError } from '../sms/twilio-errors.ts';
 
 export const MAX_MESSAGE_PAGE = 200;
@@ -146,6 +147,8 @@ export interface TimelineStep {
   kind: string;
   title: string;
   detail: string | null;
+  /** For a status step: what reported it (callback, status_check, send_answer, lost_send_recovery); null for the worker's own steps. */
+  source?: StatusSource | null;
 }
 
 export interface MessageTimeline {
@@ -229,7 +232,10 @@ export async function messageTimeline(db: Queryable, config: Pick<Config, 'limit
   for (const h of history) {
     if (['sending', 'retrying'].includes(h.status)) continue;
     const code = h.errorCode === null ? '' : ` (error ${h.errorCode})`;
-    steps.push({ at: at(h.at), kind: 'status', title: `status ${h.status}${code}`, detail: h.previousStatus ? `from ${h.previousStatus}, as reported by Twilio's status callback or our status check` : null });
+    const source = h.source !== null && h.source in STATUS_SOURCE_LABELS ? h.source as StatusSource : null;
+    const from = h.previousStatus ? `from ${h.previousStatus}` : null;
+    const by = source ? `reported by ${STATUS_SOURCE_LABELS[source]}` : h.previousStatus ? 'set by our worker' : null;
+    steps.push({ at: at(h.at), kind: 'status', title: `status ${h.status}${code}`, detail: [from, by].filter(Boolean).join(', ') || null, source });
   }
   const explained = sms.errorCode === null ? undefined : explainTwilioError(sms.errorCode);
   const error = sms.errorCode === null ? null : { code: sms.errorCode, title: explained?.title ?? sms.errorMessage ?? 'Unknown error', fix: explained?.fix ?? 'No explanation on file for this code: look it up at twilio.com/docs/api/errors.' };

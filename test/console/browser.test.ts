@@ -3,10 +3,12 @@
 // drawn, finds a customer by the last 4 of the phone, changes the number (an invalid one first:
 // the inline error), the simulator receives the notices to the old and the new number, the
 // message's timeline opens, the audit entry of the change reads right, analytics draws its chart
-// and its CSV downloads and parses, the setup page sends a test SMS, a template is edited beside
-// the version in force. A customer reaches no staff page or data. Screenshots of every page at
-// laptop and phone width go to test-results/ (git-ignored). Skips when /usr/bin/chromium is
-// missing, except in CI, where it fails.
+// and its CSV downloads and parses, the setup page sends a test SMS, the templates page fits a
+// laptop and a phone (collapsed groups by type, filters) and a template is edited beside the
+// version in force. A staff session left idle ends with the reason on the sign-in page. A
+// customer reaches no staff page or data. Screenshots of every page at laptop and phone width go
+// to test-results/ (git-ignored). Skips when /usr/bin/chromium is missing, except in CI, where it
+// fails.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -65,6 +67,18 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
   const offsite: string[] = [];
   const clock = new HeldClock('2026-11-24T15:00:00Z');
 
+  /** The page's full height at laptop width (1280 px) and at phone width (390 px). */
+  async function pageHeights(): Promise<{ laptop: number; phone: number }> {
+    const height = async () => Number(await page.evaluate('document.documentElement.scrollHeight'));
+    const laptop = await height();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(150);
+    const phone = await height();
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.waitForTimeout(150);
+    return { laptop, phone };
+  }
+
   /** A full-page screenshot at laptop width and at phone width. */
   async function shoot(name: string): Promise<void> {
     await page.screenshot({ path: join(SHOTS, `${name}-laptop.png`), fullPage: true });
@@ -113,6 +127,7 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
 
     await page.goto(`${baseUrl}/admin/accounts/userprofile/`);
     await page.waitForSelector('#password-form:not([hidden])');
+    assert.equal(await page.isVisible('#nav'), false, 'no staff navigation before sign-in');
     await shoot('sign-in');
     await page.fill('#username', 'olga');
     await page.fill('#password', PASSWORD);
@@ -169,6 +184,9 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
     const kinds = await Promise.all((await page.locator('#timeline li').all()).map((li) => li.getAttribute('data-kind')));
     for (const kind of ['created', 'policy', 'attempt', 'status']) assert.ok(kinds.includes(kind), `a ${kind} step in ${kinds.join(', ')}`);
     assert.match(await page.textContent('#timeline') ?? '', /status delivered/);
+    // Callbacks are off here (PUBLIC_BASE_URL=off): Twilio's answer to the send, then our status checks.
+    assert.match(await page.locator('#timeline li[data-source="send_answer"]').first().textContent() ?? '', /send answer/);
+    assert.match(await page.locator('#timeline li[data-kind="status"]', { hasText: 'status delivered' }).getAttribute('data-source') ?? '', /^status_check$/);
     await shoot('message-timeline');
 
     // The audit entry of the change.
@@ -219,18 +237,49 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
     assert.match(await nextSms(t, '+14155559120', 0, /test message/, 'the test SMS'), /SMS works/);
     await shoot('setup');
 
-    // Templates: grouped by type, filtered, and the draft beside the version in force.
+    // Templates: one collapsed group per type, a page that fits a laptop and a phone, filters by
+    // type, language and channel, and the draft beside the version in force.
     await page.click('nav a[data-page="templates"]');
     await page.waitForSelector('.template-group');
+    const groups = await page.locator('details.template-group').count();
+    assert.ok(groups >= 10, `a group per type (${groups})`);
+    assert.equal(await page.locator('details.template-group[open]').count(), 0, 'groups start closed');
+    const heights = await pageHeights();
+    assert.ok(heights.laptop < 3000, `templates page ${heights.laptop} px tall at 1280 px wide`);
+    assert.ok(heights.phone < 6000, `templates page ${heights.phone} px tall at 390 px wide`);
+    await shoot('templates');
+    // A group opens by keyboard to its templates.
+    await page.focus('details.template-group[data-type="transaction"] > summary');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('tr[data-template="transaction/es/sms"]');
     await page.selectOption('#filter-language', 'es');
     await page.waitForURL(/language=es/);
     await page.waitForSelector('.template-group');
-    assert.equal(await page.locator('tr[data-template$="/en/sms"]').count(), 0, 'only Spanish templates');
+    assert.equal(await page.locator('tr[data-template*="/en/"]').count(), 0, 'only Spanish templates');
+    await page.selectOption('#filter-channel', 'sms');
+    await page.waitForURL(/language=es&channel=sms/);
+    await page.waitForSelector('.template-group');
+    assert.equal(await page.locator('tr[data-template$="/email"]').count(), 0, 'only SMS templates');
+    await page.selectOption('#filter-type', 'transaction');
+    await page.waitForURL(/type=transaction&language=es&channel=sms/);
+    await page.waitForSelector('details.template-group[data-type="transaction"][open] tr[data-template="transaction/es/sms"]');
+    assert.equal(await page.locator('details.template-group').count(), 1, 'the type picked, open');
     await page.selectOption('#filter-language', '');
+    await page.selectOption('#filter-channel', '');
+    await page.waitForURL(/\/admin\/templates\/\?type=transaction$/);
     await page.waitForSelector('tr[data-template="transaction/en/sms"]');
-    await shoot('templates');
+    await shoot('templates-type');
     await page.click('tr[data-template="transaction/en/sms"] a');
     await page.waitForSelector('#template-body');
+    // The draft beside the version in force on a laptop; one above the other on a phone.
+    const draftBox = await page.locator('#template-body').boundingBox();
+    const inForceBox = await page.locator('#in-force-text').boundingBox();
+    assert.ok(draftBox && inForceBox && inForceBox.x > draftBox.x + draftBox.width && Math.abs(inForceBox.y - draftBox.y) < 150, 'side by side at 1280 px');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const phoneDraft = await page.locator('#template-body').boundingBox();
+    const phoneInForce = await page.locator('#in-force-text').boundingBox();
+    assert.ok(phoneDraft && phoneInForce && phoneInForce.y > phoneDraft.y + phoneDraft.height, 'stacked at 390 px');
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.fill('#template-body', 'DominionTrust: {amount} at {merchant}, acct {account_last4}. Bal {balance}.');
     await textShows(page, '#preview-facts', /^1 segment ·/);
     await page.click('#save');
@@ -251,9 +300,23 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
     assert.deepEqual(offsite, [], 'no request leaves the server');
   });
 
+  it('sends a staff member back to sign-in, saying why, once the session sat idle too long', async () => {
+    await page.click('nav a[data-page="overview"]');
+    await page.waitForSelector('#messages-canvas');
+    // STAFF_SESSION_IDLE_MINUTES is 30 by default; the server's clock moves on 31 minutes.
+    clock.advance(31 * 60_000);
+    await page.click('nav a[data-page="audit"]');
+    await textShows(page, '#sign-in-error', /Your staff session ended after 30 minutes without activity\. Sign in again\./);
+    assert.equal(await page.isVisible('#password-form'), true);
+    assert.equal(await page.isVisible('#nav'), false, 'no staff navigation once signed out');
+    assert.equal(await page.evaluate('sessionStorage.getItem("dominion.staffToken")'), null);
+    assert.equal(await page.textContent('#view'), '', 'nothing of the staff page left in the document');
+    await shoot('session-expired');
+  });
+
   it('a customer reaches no staff page or data', async () => {
     await createUser(t.ctx, { username: 'carl', password: PASSWORD, phone: '+14155559102' });
-    await page.click('#sign-out');
+    await page.goto(`${baseUrl}/admin/`);
     await page.waitForSelector('#password-form:not([hidden])');
     await page.goto(`${baseUrl}/admin/audit/`);
     await page.waitForSelector('#password-form:not([hidden])');

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { smsDeliveryAttempts, smsMessages } from '../../src/db/schema.ts';
+import { smsDeliveryAttempts, smsMessages, smsStatusHistory } from '../../src/db/schema.ts';
 import { deliverSms } from '../../src/sms/delivery.ts';
 import { queueSms } from '../../src/sms/outbox.ts';
 import { createTestContext, type TestContext } from '../helpers/context.ts';
@@ -33,6 +33,8 @@ describe('sends lost with their worker', () => {
     assert.equal(row?.attempts, 2);
     const attempts = await t.ctx.db.select().from(smsDeliveryAttempts).where(eq(smsDeliveryAttempts.smsMessageId, id));
     assert.deepEqual(attempts.map((a) => [a.attempt, a.outcome, a.errorKind]), [[2, 'accepted', 'recovered']]);
+    // The timeline credits the status to the recovery, not to an answer to a send.
+    assert.deepEqual(await sourcesOf(id), [['sending', null], [row?.status, 'lost_send_recovery']]);
   });
 
   it('sends a message whose request never reached Twilio, once; an identical body already recorded is not mistaken for it', async () => {
@@ -43,5 +45,12 @@ describe('sends lost with their worker', () => {
     assert.equal(t.sim.messages().filter((m) => m.body === 'DominionTrust: same words').length, 2);
     const rows = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.bodyRedacted, 'DominionTrust: same words'));
     assert.equal(new Set(rows.map((r) => r.twilioSid)).size, 2);
+    assert.deepEqual((await sourcesOf(second)).at(-1)?.[1], 'send_answer');
   });
+
+  /** Each status of a message's history and what reported it, oldest first. */
+  async function sourcesOf(id: string) {
+    const history = await t.ctx.db.select().from(smsStatusHistory).where(eq(smsStatusHistory.smsMessageId, id)).orderBy(smsStatusHistory.at);
+    return history.map((h) => [h.status, h.source]);
+  }
 });

@@ -1,7 +1,7 @@
 // Twilio's webhooks through the real HTTP layer: status callbacks and inbound SMS are refused
 // without a valid X-Twilio-Signature (and change nothing), statuses never move backwards, a
-// callback racing a status check ends in one state, and STOP / START / HELP texted by a customer
-// steer the notification pipeline.
+// callback racing a status check ends in one state, the timeline tells which of them moved a
+// message, and STOP / START / HELP texted by a customer steer the notification pipeline.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
@@ -9,9 +9,10 @@ import type { FastifyInstance } from 'fastify';
 import twilio from 'twilio';
 import { phoneStatus, smsInbound, smsMessages, userProfiles } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { recordProviderStatus } from '../../src/sms/delivery.ts';
+import { recordProviderStatus, refreshSmsStatus } from '../../src/sms/delivery.ts';
 import { HELP_TEXT } from '../../src/sms/inbound.ts';
-import { TEST_AUTH_TOKEN, TEST_SENDER } from '../helpers/context.ts';
+import { eventually, TEST_AUTH_TOKEN, TEST_SENDER } from '../helpers/context.ts';
+import { customer } from '../helpers/customers.ts';
 import {
   addCustomer, mailArrived, notify, openPipeline, settled, smsArrived, type PipelineFixture,
 } from '../notifications/pipeline-fixture.ts';
@@ -172,7 +173,7 @@ describe('Twilio webhooks', () => {
       const metricBefore = await failedCount();
       const [callback, polled] = await Promise.all([
         signedPost(app, STATUS_URL, statusParams(sid, 'undelivered', { ErrorCode: '30003', To: phone })),
-        f.t.ctx.db.transaction((tx) => recordProviderStatus(f.t.ctx, tx, { id, type: 'transaction', toNumber: phone }, { status: 'undelivered', errorCode: 30003 }, f.clock.now())),
+        f.t.ctx.db.transaction((tx) => recordProviderStatus(f.t.ctx, tx, { id, type: 'transaction', toNumber: phone }, { status: 'undelivered', errorCode: 30003 }, f.clock.now(), 'status_check')),
       ]);
       assert.equal(callback.statusCode, 204);
       const row = await rowOf(id);
@@ -180,8 +181,40 @@ describe('Twilio webhooks', () => {
       assert.equal(row.errorCode, 30003);
       assert.equal(await failedCount(), metricBefore + 1, `counted once (the check applied: ${polled})`);
       // And a stale 'sent' from a check after the callback does not undo it.
-      await f.t.ctx.db.transaction((tx) => recordProviderStatus(f.t.ctx, tx, { id, type: 'transaction', toNumber: phone }, { status: 'sent', errorCode: null }, f.clock.now()));
+      await f.t.ctx.db.transaction((tx) => recordProviderStatus(f.t.ctx, tx, { id, type: 'transaction', toNumber: phone }, { status: 'sent', errorCode: null }, f.clock.now(), 'callback'));
       assert.equal((await rowOf(id)).status, 'undelivered');
+    });
+
+    it("the timeline tells a status callback from a status check", async () => {
+      const staff = await customer(f.t, 'webhook-staff', '+14155553090', { isStaff: true });
+      const timeline = async (id: string) => {
+        const res = await app.inject({ url: `/api/staff/messages/${id}`, headers: staff.auth });
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json<{ steps: { kind: string; title: string; detail: string | null; source: string | null }[] }>().steps.filter((s) => s.kind === 'status');
+      };
+      // One moved by a signed callback through the HTTP layer...
+      const byCallback = await sentMessage('sent', '+14155553091');
+      assert.equal((await signedPost(app, STATUS_URL, statusParams(byCallback.sid, 'delivered', { To: '+14155553091' }))).statusCode, 204);
+      // ...one by the status job asking the simulator about a message it really holds.
+      const sent = await f.t.ctx.provider.send({ to: '+14155553092', from: TEST_SENDER, body: 'DominionTrust: checked' });
+      const [checked] = await f.t.ctx.db.insert(smsMessages).values({
+        type: 'transaction', toNumber: '+14155553092', fromNumber: TEST_SENDER, bodyRedacted: 'DominionTrust: checked', encoding: 'GSM-7',
+        segments: 1, priceEstimate: '0.00750', status: 'queued', twilioSid: sent.sid, attempts: 1, sentAt: f.clock.now(),
+      }).returning();
+      assert.ok(checked);
+      await eventually(async () => (await f.t.ctx.provider.fetchMessage(sent.sid)).status === 'delivered' || undefined, 5_000, 'the simulator to deliver');
+      assert.equal(await refreshSmsStatus(f.t.ctx, checked.id, 1), 'delivered');
+
+      const [fromCallback] = await timeline(byCallback.id);
+      const [fromCheck] = await timeline(checked.id);
+      assert.deepEqual([fromCallback?.title, fromCallback?.source], ['status delivered', 'callback']);
+      assert.match(fromCallback?.detail ?? '', /from sent, reported by Twilio's status callback/);
+      assert.deepEqual([fromCheck?.title, fromCheck?.source], ['status delivered', 'status_check']);
+      assert.match(fromCheck?.detail ?? '', /from queued, reported by our status check at Twilio/);
+      // The source lasts one transaction: a later change that names none is not credited to it.
+      await f.t.ctx.db.update(smsMessages).set({ status: 'canceled', updatedAt: f.clock.now() }).where(eq(smsMessages.id, checked.id));
+      const after = await timeline(checked.id);
+      assert.deepEqual(after.map((s) => s.source), ['status_check', null]);
     });
 
     async function failedCount(): Promise<number> {

@@ -22,8 +22,9 @@ let staff: Customer;
 let rosa: Customer;
 
 before(async () => {
-  // Six hours, so the period ends within the 12-hour sessions the test signed in with.
-  t = await createTestContext({ clock, env: { PHONE_CHANGE_COOLING_OFF: '6h' } });
+  // Six hours, so the period ends within the sessions the test signed in with: the staff one made
+  // to last 11 hours and idle 7 here (test/auth/staff-sessions.test.ts tests the defaults).
+  t = await createTestContext({ clock, env: { PHONE_CHANGE_COOLING_OFF: '6h', STAFF_SESSION_MAX_HOURS: '11', STAFF_SESSION_IDLE_MINUTES: '420' } });
   await startWorker(t.ctx);
   app = buildApp(t.ctx);
   staff = await customer(t, 'olga', '+14155558100', { isStaff: true });
