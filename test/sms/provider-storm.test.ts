@@ -79,10 +79,15 @@ async function rehearse(env: Record<string, string>): Promise<Rehearsal> {
 
   const statesSeen = new Set<string>();
   const sampler = setInterval(() => void openCircuitState(t).then((s) => s && statesSeen.add(s)), 20);
-  // The storm is on when the worker starts; its phases are timed from the first send it meets.
+  // The storm is on when the worker starts; its phases are timed from when the whole burst has
+  // passed the policy step (which asks nothing of Twilio) and the first sends have met the storm.
   t.sim.storm({ ...PHASES[0], durationMs: undefined });
   await startWorker(t.ctx);
-  const stormStart = await eventually(() => t.sim.requests()[0]?.at, 30_000, 'the first send');
+  await eventually(async () => {
+    const [queued] = await rawRows<{ n: number }>(t.ctx.db, sql`select count(*)::int as n from sms_messages`);
+    return (queued?.n ?? 0) >= NOTIFICATIONS + doomed.length && t.sim.requests().length > 0 ? true : undefined;
+  }, 30_000, 'the burst queued for sending and its first send');
+  const stormStart = Date.now();
   t.sim.storm(PHASES[0]);
   await sleep(stormStart + PHASES[0].durationMs - Date.now());
   t.sim.storm(PHASES[1]);
@@ -141,7 +146,7 @@ describe('a provider storm', () => {
       // circuit opened on 429s nothing reached Twilio until Retry-After had passed (one probe each time).
       const attempts = await t.ctx.db.select().from(smsDeliveryAttempts).orderBy(smsDeliveryAttempts.smsMessageId, smsDeliveryAttempts.attempt);
       const limited = attempts.filter((a) => a.twilioCode === 20429);
-      const seen429 = stormRequests.filter((q) => q.outcome === 429).length;
+      const seen429 = requests.filter((q) => q.outcome === 429).length;
       // A 429 answered after the client gave up (a timeout, under load) is recorded as no answer.
       assert.ok(limited.length > 0 && limited.length <= seen429, `${limited.length} attempts rate-limited, ${seen429} 429s answered`);
       let soonest = Infinity;
