@@ -123,6 +123,12 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   // Twilio authenticates before anything else, so even unknown API paths answer 401 first.
   const requests: ApiRequest[] = [];
   const seen = new WeakMap<FastifyRequest, ApiRequest>();
+  const answerLate = new WeakMap<FastifyRequest, number>();
+  app.addHook('onSend', async (request, _reply, payload) => {
+    const delayMs = answerLate.get(request);
+    if (delayMs) await sleep(delayMs);
+    return payload;
+  });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith(API_PREFIX)) return;
     const seenAs: ApiRequest = { at: Date.now(), method: request.method, path: request.url.split('?')[0] ?? request.url, outcome: 0 };
@@ -141,7 +147,9 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
       return reply.code(429).header('Retry-After', String(hit.retryAfterSeconds)).send(hit.error.toBody());
     }
     if (hit?.mode === 'server_error') return reply.code(hit.error.status).send(hit.error.toBody());
-    if (hit?.mode === 'slow') await sleep(hit.delayMs);
+    // Slow: the request is carried out at once and answered late, so a client that gives up
+    // first has still sent the message (as with Twilio, a timeout says nothing about the outcome).
+    if (hit?.mode === 'slow') answerLate.set(request, hit.delayMs);
     if (options.latencyMs > 0) await sleep(options.latencyMs);
     if (credentials.check(request.headers.authorization) === null) throw authenticateError();
     const { AccountSid } = (request.params ?? {}) as { AccountSid?: string };

@@ -1,6 +1,7 @@
 // A circuit breaker per Twilio account: after a run of failures that say Twilio itself is in
-// trouble (429, 5xx, timeouts, resets; not a refusal of one message such as 21211), no request
-// goes to the account for a while. Callers are told until when, so the worker reschedules the
+// trouble (429, 5xx, timeouts, resets; not a refusal of one message such as 21211), or at once on
+// a 429 with Retry-After (Twilio's word for the account), no request goes to the account for a
+// while. Callers are told until when, so the worker reschedules the
 // send instead of failing it; after the open period one probe goes through (half-open) and its
 // answer closes or reopens the circuit.
 //
@@ -123,7 +124,9 @@ export class ProviderCircuit {
 
   #failed(error: SmsProviderError, probe: boolean): void {
     this.#failuresInARow += 1;
-    if (!probe && this.#state === 'closed' && this.#failuresInARow < this.#settings.failures) return;
+    // A 429 that says when to come back is Twilio's word for the whole account: it opens at once.
+    const toldWhen = error.kind === 'rate_limited' && error.retryAfterMs !== null;
+    if (!probe && !toldWhen && this.#state === 'closed' && this.#failuresInARow < this.#settings.failures) return;
     const until = this.#now() + Math.max(this.#settings.openMs, error.retryAfterMs ?? 0);
     // Answers to requests sent before the circuit opened may arrive after: they only lengthen it.
     this.#openUntil = Math.max(this.#openUntil, until);
