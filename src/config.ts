@@ -99,6 +99,8 @@ const envSchema = z.object({
   TWILIO_API_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional()),
   TWILIO_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   TWILIO_SENDER_MPS: z.coerce.number().min(0).max(10_000).default(1),
+  TWILIO_BREAKER_FAILURES: z.coerce.number().int().min(0).max(10_000).default(5),
+  TWILIO_BREAKER_OPEN_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
   SMS_PROVIDER: optionalText.pipe(z.enum(['twilio', 'simulator']).optional()),
   PUBLIC_BASE_URL: publicBaseUrl,
   SIMULATOR_PORT: z.coerce.number().int().min(0).max(65_535).default(8001),
@@ -165,6 +167,8 @@ const EXAMPLES: Record<string, string> = {
   TWILIO_API_BASE_URL: 'http://127.0.0.1:8001',
   TWILIO_TIMEOUT_MS: '10000',
   TWILIO_SENDER_MPS: '1',
+  TWILIO_BREAKER_FAILURES: '5',
+  TWILIO_BREAKER_OPEN_MS: '10000',
   SMS_PROVIDER: 'simulator',
   SIMULATOR_PORT: '8001',
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/dominion',
@@ -231,6 +235,13 @@ export interface Config {
      * about 1 for a US long code, 3 for toll-free, 100+ for a short code. 0 = no limit.
      */
     senderMps: number;
+    /**
+     * The circuit breaker of the account (src/sms/provider-breaker.ts): after `failures` retryable
+     * failures in a row (429, 5xx, timeouts, resets; TWILIO_BREAKER_FAILURES, default 5, 0 = off)
+     * no request goes to Twilio for `openMs` (TWILIO_BREAKER_OPEN_MS, default 10000, or the
+     * Retry-After Twilio asked for when longer); sends wait, rescheduled, then one probe goes.
+     */
+    breaker: { failures: number; openMs: number };
   };
   /**
    * The URL Twilio reaches this server at (PUBLIC_BASE_URL, no trailing slash): sends ask for
@@ -444,6 +455,7 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
       apiBaseUrl: (e.TWILIO_API_BASE_URL ?? (simulator ? `http://127.0.0.1:${e.SIMULATOR_PORT}` : 'https://api.twilio.com')).replace(/\/+$/, ''),
       timeoutMs: e.TWILIO_TIMEOUT_MS,
       senderMps: e.TWILIO_SENDER_MPS,
+      breaker: { failures: e.TWILIO_BREAKER_FAILURES, openMs: e.TWILIO_BREAKER_OPEN_MS },
     },
     publicBaseUrl: publicUrl?.replace(/\/+$/, ''),
     simulatorPort: e.SIMULATOR_PORT,

@@ -6,6 +6,7 @@ import type { Mailer } from './email/mailer.ts';
 import type { JobQueue } from './jobs/queue.ts';
 import type { Logger } from './logging.ts';
 import type { Metrics } from './metrics.ts';
+import type { ProviderCircuit } from './sms/provider-breaker.ts';
 import type { SmsProvider } from './sms/provider.ts';
 import type { SenderThrottle } from './sms/sender-throttle.ts';
 
@@ -20,7 +21,10 @@ export interface AppContext {
   readonly database: Database;
   readonly db: Db;
   readonly jobs: JobQueue;
+  /** Every request goes through `twilioCircuit` (src/sms/provider-breaker.ts). */
   readonly provider: SmsProvider;
+  /** The circuit breaker of the Twilio account: the worker parks sends while it is open. */
+  readonly twilioCircuit: ProviderCircuit;
   /** Email, the alternative channel: SMTP, or the in-memory mailbox in development. */
   readonly mailer: Mailer;
   /** Keeps each sender number within its throughput, across all workers. */

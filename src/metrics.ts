@@ -1,5 +1,5 @@
 // Prometheus metrics of this process, on a registry of its own (tests build several apps).
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * What the notification pipeline decided for one notification on one channel:
@@ -29,6 +29,12 @@ export interface Metrics {
   readonly voiceCalls: Counter<'type' | 'status'>;
   /** Estimated USD cost of code calls placed (VOICE_PRICE_PER_MINUTE x one minute each). */
   readonly voiceEstimatedCost: Counter<'type'>;
+  /** The circuit breaker of each Twilio account: 1 for its current state (closed, open, half_open), 0 for the others. */
+  readonly twilioCircuitState: Gauge<'account' | 'state'>;
+  /** Times each account's circuit opened. */
+  readonly twilioCircuitOpened: Counter<'account'>;
+  /** Requests not sent to Twilio because the account's circuit was open (the work is rescheduled), by operation. */
+  readonly twilioShortCircuited: Counter<'account' | 'operation'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -88,6 +94,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'dominion_voice_estimated_cost_usd_total',
       help: 'Estimated USD cost of code calls placed',
       labelNames: ['type'],
+      registers: [registry],
+    }),
+    twilioCircuitState: new Gauge({
+      name: 'dominion_twilio_circuit_state',
+      help: 'Circuit breaker of each Twilio account: 1 for its current state (closed, open, half_open), 0 for the others',
+      labelNames: ['account', 'state'],
+      registers: [registry],
+    }),
+    twilioCircuitOpened: new Counter({
+      name: 'dominion_twilio_circuit_opened_total',
+      help: 'Times the circuit breaker of a Twilio account opened',
+      labelNames: ['account'],
+      registers: [registry],
+    }),
+    twilioShortCircuited: new Counter({
+      name: 'dominion_twilio_short_circuited_total',
+      help: 'Requests not sent to Twilio because the account circuit was open (rescheduled, not failed), by operation',
+      labelNames: ['account', 'operation'],
       registers: [registry],
     }),
   };

@@ -7,6 +7,7 @@ import { createMailer } from './email/mailer.ts';
 import { createJobQueue } from './jobs/queue.ts';
 import { createLogger, flushLogger, type Logger } from './logging.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { guardProvider, ProviderCircuit } from './sms/provider-breaker.ts';
 import { createSenderThrottle } from './sms/sender-throttle.ts';
 import { createTwilioProvider } from './sms/twilio-provider.ts';
 
@@ -45,12 +46,15 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     if (options.migrate || database.engine === 'pglite') await database.migrate();
     const jobs = createJobQueue(database, logger);
     await jobs.start();
-    const provider = createTwilioProvider({
+    const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
+    const twilio = createTwilioProvider({
       accountSid: config.twilio.accountSid,
       auth: config.twilio.auth,
       apiBaseUrl: config.twilio.apiBaseUrl,
       timeoutMs: config.twilio.timeoutMs,
     });
+    const twilioCircuit = new ProviderCircuit(config.twilio.accountSid, config.twilio.breaker, metrics);
+    const provider = guardProvider(twilio, twilioCircuit);
     const mailer = createMailer({ smtpUrl: config.email.smtpUrl, from: config.email.from });
     return {
       config,
@@ -58,10 +62,11 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       db: database.db,
       jobs,
       provider,
+      twilioCircuit,
       mailer,
       senderThrottle: createSenderThrottle(database.db, { messagesPerSecond: config.twilio.senderMps }),
       logger,
-      metrics: options.metrics ?? createMetrics({ defaultMetrics: true }),
+      metrics,
       clock: options.clock ?? (config.testClockOffsetMs ? { now: () => new Date(Date.now() + config.testClockOffsetMs) } : systemClock),
       async close() {
         await jobs.stop(config.shutdownTimeoutMs);

@@ -240,7 +240,10 @@ export const smsDeliveryAttempts = pgTable('sms_delivery_attempts', {
   /** accepted by the provider, retry scheduled, or failed for good. */
   outcome: text('outcome').notNull(),
   twilioCode: integer('twilio_code'),
-  /** SmsErrorKind, or 'internal' for a failure on our side. */
+  /**
+   * SmsErrorKind; 'internal' for a failure on our side; 'no_answer' when the request may have
+   * reached Twilio unanswered (timeout, reset), so the next attempt looks for it there first.
+   */
   errorKind: text('error_kind'),
   errorMessage: text('error_message'),
 }, (t) => [

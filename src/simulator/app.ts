@@ -44,6 +44,21 @@ export interface SimulatorState {
   /** Removes every storm, refusal, undelivery and silence. */
   clearFaults(): void;
   faults(): FaultState;
+  /** Every API request received, oldest first, with what it was answered (see ApiRequest). */
+  requests(): ApiRequest[];
+}
+
+/** One request to the 2010-04-01 API as the simulator saw it: what storms did and what got through. */
+export interface ApiRequest {
+  /** When it arrived (epoch ms). */
+  at: number;
+  method: string;
+  /** The path, without the query. */
+  path: string;
+  /** The HTTP status answered, or 'reset' when a storm dropped the connection. */
+  outcome: number | 'reset';
+  /** The Retry-After answered with a 429, in seconds. */
+  retryAfterSeconds?: number;
 }
 
 const API_PREFIX = '/2010-04-01/';
@@ -106,23 +121,43 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
   });
 
   // Twilio authenticates before anything else, so even unknown API paths answer 401 first.
+  const requests: ApiRequest[] = [];
+  const seen = new WeakMap<FastifyRequest, ApiRequest>();
+  const answerLate = new WeakMap<FastifyRequest, number>();
+  app.addHook('onSend', async (request, _reply, payload) => {
+    const delayMs = answerLate.get(request);
+    if (delayMs) await sleep(delayMs);
+    return payload;
+  });
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith(API_PREFIX)) return;
+    const seenAs: ApiRequest = { at: Date.now(), method: request.method, path: request.url.split('?')[0] ?? request.url, outcome: 0 };
+    requests.push(seenAs);
+    if (requests.length > options.maxMessages * 4) requests.splice(0, requests.length - options.maxMessages * 4);
+    seen.set(request, seenAs);
     // A storm hits before authentication, as an overloaded edge would.
     const hit = faults.hit();
     if (hit?.mode === 'reset') {
+      seenAs.outcome = 'reset';
       request.raw.socket.destroy();
       return reply.hijack();
     }
     if (hit?.mode === 'rate_limit') {
+      seenAs.retryAfterSeconds = hit.retryAfterSeconds;
       return reply.code(429).header('Retry-After', String(hit.retryAfterSeconds)).send(hit.error.toBody());
     }
     if (hit?.mode === 'server_error') return reply.code(hit.error.status).send(hit.error.toBody());
-    if (hit?.mode === 'slow') await sleep(hit.delayMs);
+    // Slow: the request is carried out at once and answered late, so a client that gives up
+    // first has still sent the message (as with Twilio, a timeout says nothing about the outcome).
+    if (hit?.mode === 'slow') answerLate.set(request, hit.delayMs);
     if (options.latencyMs > 0) await sleep(options.latencyMs);
     if (credentials.check(request.headers.authorization) === null) throw authenticateError();
     const { AccountSid } = (request.params ?? {}) as { AccountSid?: string };
     if (AccountSid !== undefined && AccountSid !== options.accountSid) throw notFoundError(request.url);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const seenAs = seen.get(request);
+    if (seenAs) seenAs.outcome = reply.statusCode;
   });
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   app.setNotFoundHandler((request, reply) => reply.code(404).send(notFoundError(request.url).toBody()));
@@ -155,6 +190,7 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
     silence: (target) => faults.silence(target),
     clearFaults: () => faults.clear(),
     faults: () => faults.state(),
+    requests: () => requests.map((r) => ({ ...r })),
   });
   return app;
 }

@@ -8,7 +8,7 @@ import type { SimulatorState } from './app.ts';
 import type { SimulatorOptions } from './options.ts';
 
 export { buildSimulatorApp, simulatorStateOf } from './app.ts';
-export type { SimulatorState } from './app.ts';
+export type { ApiRequest, SimulatorState } from './app.ts';
 export type { SimulatorOptions } from './options.ts';
 export type { MessageStatus, SimulatedMessage } from './store.ts';
 export type { TwilioErrorBody } from './twilio-error.ts';
@@ -51,6 +51,7 @@ export async function startSimulator(options: SimulatorOptions & { port?: number
     silence: (target) => state.silence(target),
     clearFaults: () => state.clearFaults(),
     faults: () => state.faults(),
+    requests: () => state.requests(),
     close: () => (closing ??= app.close()),
   };
 }

@@ -4,7 +4,8 @@
 // unrecorded is looked for at the provider first, a code that could only arrive late is not sent,
 // a failure is recorded (and retried or settled) on its own, so one failing send never holds back
 // the others. A worker killed mid-batch leaves its claimed messages 'sending' without a SID: the
-// next claim after STALE_CLAIM_MS looks for each at the provider before sending it again.
+// next claim after STALE_CLAIM_MS looks for each at the provider before sending it again. While
+// the account's circuit is open the whole batch waits, unclaimed (delivery.ts).
 import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import { persistThroughOutage } from '../db/availability.ts';
@@ -14,10 +15,10 @@ import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import {
-  CALLBACK_GRACE_SECONDS, deliverSms, expireLateCode, fromSent, hasSid, isFinalStatus, recordAccepted, recordFailure, STALE_CLAIM_MS,
-  statusCallbackUrl, type SmsRow,
+  CALLBACK_GRACE_SECONDS, deliverSms, expireLateCode, fromSent, hasSid, isFinalStatus, parkWhileCircuitOpen, recordAccepted, recordFailure,
+  STALE_CLAIM_MS, statusCallbackUrl, type SmsRow,
 } from './delivery.ts';
-import { findLostSend } from './lost-sends.ts';
+import { findLostSend, unansweredBefore } from './lost-sends.ts';
 import type { SentMessage } from './provider.ts';
 import { setStatusSource } from './status-source.ts';
 
@@ -28,6 +29,11 @@ import { setStatusSource } from './status-source.ts';
 export async function deliverSmsBatch(ctx: AppContext, lane: SmsLane, messageIds: readonly string[]): Promise<Map<string, unknown>> {
   const errors = new Map<string, unknown>();
   const { messagingServiceSid, phoneNumbers, senderMps } = ctx.config.twilio;
+  const paused = ctx.twilioCircuit.waitMs();
+  if (paused > 0) {
+    await parkWhileCircuitOpen(ctx, lane, messageIds, paused);
+    return errors;
+  }
   // A throttled sender books a slot per message (and several numbers pick one per customer):
   // rate-bound, so the per-message path costs nothing that matters.
   if (messageIds.length < 2 || senderMps > 0 || (!messagingServiceSid && phoneNumbers.length > 1)) {
@@ -42,10 +48,24 @@ export async function deliverSmsBatch(ctx: AppContext, lane: SmsLane, messageIds
   }
   const from = messagingServiceSid ? undefined : phoneNumbers[0];
   const now = ctx.clock.now();
-  const { fresh, lost } = await claimBatch(ctx.db, messageIds, now);
+  const claimed = await claimBatch(ctx.db, messageIds, now);
+  // Those a dead worker left, and those whose last request went unanswered: maybe at Twilio already.
+  const unanswered = await unansweredBefore(ctx.db, claimed.fresh);
+  const fresh = claimed.fresh.filter((row) => !unanswered.has(row.id));
+  const lost = [...claimed.lost, ...claimed.fresh.filter((row) => unanswered.has(row.id))];
   const toSend: SmsRow[] = [];
   for (const row of lost) {
-    const found = await findLostSend(ctx, row);
+    let found;
+    try {
+      found = await findLostSend(ctx, row);
+    } catch (error) {
+      try {
+        await recordFailure(ctx, lane, row, now, error, { unanswered: true });
+      } catch (recordError) {
+        errors.set(row.id, recordError);
+      }
+      continue;
+    }
     if (found) {
       await recordAccepted(ctx, row, found, now, { errorKind: 'recovered', errorMessage: 'accepted by Twilio before the worker that sent it was lost' });
       ctx.logger.warn({ messageId: row.id, sid: found.sid }, 'sms sent by a lost worker found at the provider; not sent again');

@@ -14,7 +14,8 @@ import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { followSmsOutcome } from '../notifications/records.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
-import { findLostSend } from './lost-sends.ts';
+import { findLostSend, NO_ANSWER, unansweredBefore } from './lost-sends.ts';
+import { CircuitOpenError } from './provider-breaker.ts';
 import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
 import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
 import { SenderBusyError, senderPreference, slotMissed, type SenderSlot } from './sender-throttle.ts';
@@ -75,6 +76,12 @@ async function claim(db: Queryable, messageId: string, now: Date): Promise<{ row
 
 /** Runs the send job of one message. */
 export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: string): Promise<void> {
+  // Twilio is storming: the message waits, untouched, until the circuit lets a request through.
+  const paused = ctx.twilioCircuit.waitMs();
+  if (paused > 0) {
+    await parkWhileCircuitOpen(ctx, lane, [messageId], paused);
+    return;
+  }
   // Wait for a send slot of the sender first, holding no claim while waiting: a worker that dies
   // here leaves the message untouched for the next one.
   let booked: { from: string | undefined; slot: SenderSlot };
@@ -93,8 +100,14 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   if (!claimed) return; // already sent, settled, or being sent by another worker
   const { row } = claimed;
   const log = ctx.logger.child({ messageId, type: row.type });
-  if (claimed.lost) {
-    const found = await findLostSend(ctx, row);
+  if (claimed.lost || (await unansweredBefore(ctx.db, [row])).has(row.id)) {
+    let found;
+    try {
+      found = await findLostSend(ctx, row);
+    } catch (error) {
+      await recordFailure(ctx, lane, row, now, error, { unanswered: true });
+      return;
+    }
     if (found) {
       await recordAccepted(ctx, row, found, now, { errorKind: 'recovered', errorMessage: 'accepted by Twilio before the worker that sent it was lost' });
       log.warn({ sid: found.sid }, 'sms sent by a lost worker found at the provider; not sent again');
@@ -198,8 +211,57 @@ export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMes
   ctx.metrics.smsEstimatedCost.inc({ type: row.type }, Number(row.priceEstimate));
 }
 
-export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, startedAt: Date, error: unknown): Promise<void> {
+/**
+ * How long after the circuit lets requests through again a lane's sends are due: codes first
+ * (the probe is most likely one), the rest spread over one more open period so the backlog does
+ * not land on a recovering Twilio all at once.
+ */
+function resumeSpreadMs(ctx: AppContext, lane: SmsLane): number {
+  const share = lane === 'sms.critical' ? 0 : lane === 'sms.standard' ? 0.5 : 1;
+  return Math.round(Math.random() * share * ctx.twilioCircuit.openMs);
+}
+
+/**
+ * Parks sends while the account's circuit is open (`waitMs` left): each job is rescheduled to
+ * after the open period, no attempt counted; a code that could only go after it expires ends
+ * 'expired' now. The messages are not claimed, so nothing is lost if this worker dies here.
+ */
+export async function parkWhileCircuitOpen(ctx: AppContext, lane: SmsLane, messageIds: readonly string[], waitMs: number): Promise<void> {
+  const now = ctx.clock.now();
+  const rows = await ctx.db.select({ id: smsMessages.id, sendBefore: smsMessages.sendBefore }).from(smsMessages).where(inArray(smsMessages.id, [...messageIds]));
+  const late = new Set(rows.filter((r) => r.sendBefore && r.sendBefore.getTime() <= now.getTime() + waitMs).map((r) => r.id));
+  for (const id of late) {
+    const claimed = await claim(ctx.db, id, now);
+    if (claimed) await expireLateCode(ctx, claimed.row, now);
+  }
+  const parked = messageIds.filter((id) => !late.has(id));
+  for (const messageId of parked) {
+    // Relative to the database's clock, as every retry: the app clock may be held or moved (tests).
+    await ctx.jobs.send(undefined, lane, { messageId }, { startAfter: (waitMs + resumeSpreadMs(ctx, lane)) / 1000 });
+  }
+  ctx.twilioCircuit.shortCircuited('send', parked.length);
+}
+
+/**
+ * Records a failed send and retries or settles it. `unanswered`: the failure was of the look for an
+ * earlier unanswered request, whose fate is still unknown, so the next attempt looks again.
+ */
+export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow, startedAt: Date, error: unknown, options: { unanswered?: boolean } = {}): Promise<void> {
   const log = ctx.logger.child({ messageId: row.id, type: row.type });
+  if (error instanceof CircuitOpenError) {
+    // Claimed, then the circuit opened before its request went: no attempt, it waits like the rest.
+    const waitMs = error.retryAfterMs ?? ctx.twilioCircuit.openMs;
+    if (row.sendBefore && row.sendBefore.getTime() <= ctx.clock.now().getTime() + waitMs) {
+      await expireLateCode(ctx, row, ctx.clock.now());
+      return;
+    }
+    await ctx.db.transaction(async (tx) => {
+      await tx.update(smsMessages).set({ status: 'retrying', attempts: sql`${smsMessages.attempts} - 1`, updatedAt: ctx.clock.now() })
+        .where(and(eq(smsMessages.id, row.id), eq(smsMessages.status, 'sending'), isNull(smsMessages.twilioSid)));
+      await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: (waitMs + resumeSpreadMs(ctx, lane)) / 1000 });
+    });
+    return;
+  }
   if (!(error instanceof SmsProviderError)) {
     // A bug or a database failure: put the message back and let the job queue retry it.
     await ctx.db.transaction(async (tx) => {
@@ -209,17 +271,24 @@ export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow,
     throw error;
   }
   const now = ctx.clock.now();
-  const attempt = { twilioCode: error.twilioCode, errorKind: error.kind, errorMessage: error.userMessage };
+  const attempt = { twilioCode: error.twilioCode, errorKind: error.mayHaveArrived || options.unanswered ? NO_ANSWER : error.kind, errorMessage: error.userMessage };
   const delay = retryDelayMs(row.attempts, error.retryAfterMs);
   const retryAt = new Date(now.getTime() + delay);
   const canRetry = error.retryable && row.attempts < MAX_SEND_ATTEMPTS && (!row.sendBefore || retryAt < row.sendBefore);
   const failure = { errorCode: error.twilioCode, errorMessage: error.userMessage, updatedAt: now };
+  if (!canRetry && error.retryable && row.attempts < MAX_SEND_ATTEMPTS && row.sendBefore) {
+    // Only its expiry stops the retry: the code ends 'expired', as one that waited too long to start.
+    await recordAttempt(ctx.db, row, startedAt, now, { outcome: 'failed', ...attempt });
+    await expireLateCode(ctx, row, now);
+    return;
+  }
   if (canRetry) {
     await ctx.db.transaction(async (tx) => {
       await setStatusSource(tx, 'send_answer');
       await tx.update(smsMessages).set({ status: 'retrying', ...failure }).where(eq(smsMessages.id, row.id));
       await recordAttempt(tx, row, startedAt, now, { outcome: 'retry', ...attempt });
-      await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: new Date(retryAt) });
+      // Relative to the database's clock: honours Retry-After however the app clock is held or moved.
+      await ctx.jobs.send(tx, lane, { messageId: row.id }, { startAfter: delay / 1000 });
     });
     log.warn({ kind: error.kind, twilioCode: error.twilioCode, ...twilioErrorField(error.twilioCode), retryInMs: delay, attempt: row.attempts }, 'sms send failed; retrying');
     return;

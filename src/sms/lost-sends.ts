@@ -4,9 +4,11 @@
 // customer twice. Before sending such a message again, the worker looks for it among the latest
 // messages to the number: the same body (a code's digits aside) under a SID no other row of the
 // message log has. Found: it is recorded as sent. Not found: the request never reached Twilio.
-import { inArray } from 'drizzle-orm';
+// The same holds for a send whose request went unanswered (a timeout, a reset: 'no_answer').
+import { desc, inArray } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
-import { smsMessages } from '../db/schema.ts';
+import type { Queryable } from '../db/connection.ts';
+import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import { CODE_MASK } from '../otp/challenges.ts';
 import type { ListedMessage } from './provider.ts';
 
@@ -30,3 +32,17 @@ export async function findLostSend(
   // Oldest unrecorded first: identical bodies lost together are matched one to one, in order.
   return candidates.filter((m) => !recorded.has(m.sid)).at(-1);
 }
+
+/** Of these claimed messages, those whose previous attempt went unanswered: they may be at Twilio already. */
+export async function unansweredBefore(db: Queryable, rows: readonly Pick<typeof smsMessages.$inferSelect, 'id' | 'attempts'>[]): Promise<Set<string>> {
+  const retried = rows.filter((r) => r.attempts > 1);
+  if (!retried.length) return new Set();
+  const found = await db.selectDistinctOn([smsDeliveryAttempts.smsMessageId], { id: smsDeliveryAttempts.smsMessageId, kind: smsDeliveryAttempts.errorKind })
+    .from(smsDeliveryAttempts)
+    .where(inArray(smsDeliveryAttempts.smsMessageId, retried.map((r) => r.id)))
+    .orderBy(smsDeliveryAttempts.smsMessageId, desc(smsDeliveryAttempts.attempt));
+  return new Set(found.filter((f) => f.kind === NO_ANSWER).map((f) => f.id));
+}
+
+/** The error kind of an attempt whose request may have reached Twilio unanswered. */
+export const NO_ANSWER = 'no_answer';

@@ -126,6 +126,11 @@ export class SmsProviderError extends AppError {
   readonly httpStatus: number | null;
   /** For rate_limited: how long to wait before retrying, from Retry-After when Twilio sent one. */
   readonly retryAfterMs: number | null;
+  /**
+   * The request may have reached Twilio and been carried out, its answer lost (a timeout, a
+   * connection reset or closed mid-request): before sending again, look for it at Twilio.
+   */
+  readonly mayHaveArrived: boolean;
 
   constructor(init: {
     kind: SmsErrorKind;
@@ -133,6 +138,7 @@ export class SmsProviderError extends AppError {
     twilioCode?: number | null;
     httpStatus?: number | null;
     retryAfterMs?: number | null;
+    mayHaveArrived?: boolean;
     cause?: unknown;
   }) {
     super(KIND_TO_CODE[init.kind], init.message, { cause: init.cause });
@@ -141,6 +147,7 @@ export class SmsProviderError extends AppError {
     this.twilioCode = init.twilioCode ?? null;
     this.httpStatus = init.httpStatus ?? null;
     this.retryAfterMs = init.retryAfterMs ?? null;
+    this.mayHaveArrived = init.mayHaveArrived ?? false;
   }
 
   get retryable(): boolean {

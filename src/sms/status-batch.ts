@@ -5,6 +5,7 @@ import { inArray } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import { smsMessages } from '../db/schema.ts';
 import { isFinalStatus, recordProviderStatus, refreshSmsStatus } from './delivery.ts';
+import { CircuitOpenError } from './provider-breaker.ts';
 import type { SentMessage } from './provider.ts';
 
 /** Status checks per sent message before leaving it to the reconciler (as in delivery.ts). */
@@ -23,6 +24,9 @@ export async function refreshSmsStatusBatch(ctx: AppContext, checks: readonly St
   const rows = await ctx.db.select().from(smsMessages).where(inArray(smsMessages.id, checks.map((c) => c.messageId)));
   const byId = new Map(rows.map((r) => [r.id, r]));
   const fetched: { check: StatusCheck; row: typeof smsMessages.$inferSelect; sent: SentMessage }[] = [];
+  // Checks the account's open circuit refused: asked again after it, not counted as failures.
+  const parked: StatusCheck[] = [];
+  let parkedForMs = 0;
   await Promise.all(checks.map(async (check) => {
     const row = byId.get(check.messageId);
     if (!row?.twilioSid) return;
@@ -31,9 +35,21 @@ export async function refreshSmsStatusBatch(ctx: AppContext, checks: readonly St
       if (isFinalStatus(row.status)) await refreshSmsStatus(ctx, check.messageId, check.attempt);
       else fetched.push({ check, row, sent: await ctx.provider.fetchMessage(row.twilioSid) });
     } catch (error) {
-      errors.set(check.jobId, error);
+      if (error instanceof CircuitOpenError) {
+        parked.push(check);
+        parkedForMs = Math.max(parkedForMs, error.retryAfterMs ?? 0);
+      } else {
+        errors.set(check.jobId, error);
+      }
     }
   }));
+  if (parked.length) {
+    try {
+      await ctx.jobs.sendMany(undefined, 'sms.status', parked.map(({ messageId, attempt }) => ({ messageId, attempt })), { startAfter: Math.max(1, parkedForMs / 1000) });
+    } catch (error) {
+      for (const check of parked) errors.set(check.jobId, error);
+    }
+  }
   if (!fetched.length) return errors;
   try {
     await ctx.db.transaction(async (tx) => {

@@ -171,6 +171,9 @@ const NETWORK_PROBLEMS: Record<string, string> = {
   ERR_SOCKET_CONNECTION_TIMEOUT: 'connection timed out',
 };
 
+/** Network failures that happen before a request leaves: Twilio cannot have received it. */
+const UNSENT_NETWORK_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
+
 interface ErrorFields {
   status?: unknown; code?: unknown; message?: unknown; moreInfo?: unknown; isAxiosError?: unknown;
   config?: { url?: unknown };
@@ -236,6 +239,8 @@ export function classifyTwilioFailure(error: unknown, request: FailedRequest): S
     return new SmsProviderError({
       kind: 'transient',
       message: `Could not reach Twilio at ${url}: ${problem}. Check your network or TWILIO_API_BASE_URL.`,
+      // Refused or unresolved: nothing was sent. A timeout or a dropped connection: it may have been.
+      mayHaveArrived: isTimeout || !UNSENT_NETWORK_CODES.has(networkCode),
       cause,
     });
   }
