@@ -12,6 +12,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import pg from 'pg';
 import { fromPglite, type ConstructorOptions } from 'pg-boss';
+import { isDatabaseUnavailable } from './availability.ts';
 import { schema, type Schema } from './schema.ts';
 import { acquireEmbeddedLock, type EmbeddedLock } from './embedded-lock.ts';
 
@@ -94,6 +95,7 @@ async function openPostgres(url: string): Promise<Database> {
   // no listener otherwise). The statement in flight fails and is told as the database being away.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
+  releaseLostClients(pool);
   const db = drizzlePg({ client: pool, schema }) as unknown as Db;
   return {
     engine: 'postgres',
@@ -116,6 +118,51 @@ async function openPostgres(url: string): Promise<Database> {
       await pool.query('select 1');
     },
     close: () => pool.end(),
+  };
+}
+
+/**
+ * drizzle-orm 0.45's node-postgres `transaction()` runs BEGIN before its try/finally, so a BEGIN
+ * that fails on a lost connection never releases its client, and a client whose connection died
+ * mid-transaction is released as healthy (drizzle-team/drizzle-orm#6241, #6114, open). Each such
+ * outage moment would take one of the pool's 10 clients for good, and the pool then hangs. Until
+ * upstream fixes it, the pool releases those clients itself: a failed BEGIN releases (and
+ * destroys) its client at once, and a client that lost its connection is destroyed on release.
+ */
+function releaseLostClients(pool: pg.Pool): void {
+  const guarded = new WeakSet<pg.PoolClient>();
+  const lost = new WeakMap<pg.PoolClient, Error>();
+  const guard = (client: pg.PoolClient): pg.PoolClient => {
+    lost.delete(client);
+    const release = client.release.bind(client);
+    let released = false;
+    client.release = (error?: Error | boolean) => {
+      if (released) return;
+      released = true;
+      release(error ?? lost.get(client));
+    };
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        const result = query(...args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((error: unknown) => {
+          if (isDatabaseUnavailable(error)) {
+            lost.set(client, error as Error);
+            const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string } | undefined)?.text;
+            if (/^\s*begin\b/i.test(text ?? '')) client.release(); // drizzle will not
+          }
+          throw error;
+        });
+      };
+    }
+    return client;
+  };
+  const connect = pool.connect.bind(pool) as (callback?: (error: Error | undefined, client?: pg.PoolClient, done?: unknown) => void) => Promise<pg.PoolClient> | void;
+  (pool as { connect: unknown }).connect = (callback?: (error: Error | undefined, client?: pg.PoolClient, done?: unknown) => void) => {
+    if (callback) return connect((error, client, done) => callback(error, client && guard(client), done));
+    return (connect() as Promise<pg.PoolClient>).then(guard);
   };
 }
 

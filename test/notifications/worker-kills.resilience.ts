@@ -34,9 +34,10 @@ describe(`${KILLS} worker kills during ${TOTAL} notifications`, POSTGRES_ONLY, (
     await t.ctx.db.insert(userProfiles).values(ids.map(({ id }, i) => ({ userId: id, phoneNumber: `+1415${String(5_000_000 + i).padStart(7, '0')}` })));
     const events = ids.flatMap(({ id }, c) => Array.from({ length: PER_CUSTOMER }, (_, n) => ({ userId: id, device: `device ${c}-${n}` }))).slice(0, TOTAL);
 
-    // Kills at random moments while the burst is written and sent.
+    // Kills at random moments while the burst is sent: from the first sends on, 1.5-5.5 s apart.
     const kills: string[] = [];
     const killer = (async () => {
+      while (t.sim.messages().length < 100) await sleep(200);
       for (let k = 0; k < KILLS; k++) {
         await sleep(1500 + Math.random() * 4000);
         const victim = workers[Math.floor(Math.random() * workers.length)]!;
@@ -56,6 +57,7 @@ describe(`${KILLS} worker kills during ${TOTAL} notifications`, POSTGRES_ONLY, (
     console.log(`written at ${at()}, ${t.sim.messages().length} sent so far`);
     await killer;
     console.log(`killed a worker ${KILLS} times, at ${kills.join(', ')}`);
+    assert.ok(t.sim.messages().length < TOTAL, 'the kills came while the burst was being sent');
 
     // Jobs a killed worker held come back when pg-boss expires them (60-120 s).
     for (let deadline = Date.now() + 900_000; ; await sleep(1000)) {
