@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
+import { isDatabaseUnavailable } from '../../src/db/availability.ts';
 import { openDatabase, rawRows } from '../../src/db/connection.ts';
 import { userProfiles, users } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
@@ -49,7 +50,7 @@ describe('a database outage under a burst', { skip: TEST_ENGINE !== 'postgres' &
     await proxy.close();
   });
 
-  it(`${TOTAL} notifications: the outage is told as 503s, and afterwards every SMS is sent exactly once`, { timeout: 240_000 }, async () => {
+  it(`${TOTAL} notifications: the outage is told as 503s, and afterwards every SMS is sent exactly once`, { timeout: 300_000 }, async () => {
     const started = Date.now();
     const at = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
     t.sim.setBalance(1_000);
@@ -110,7 +111,7 @@ describe('a database outage under a burst', { skip: TEST_ENGINE !== 'postgres' &
       // Workers wait for the database and run the jobs that failed on it again at once, and
       // Twilio's answers held in memory are recorded. A job whose fetch committed while its answer
       // was lost is not anyone's: it comes back when pg-boss expires it (60 s on the critical lane).
-    }, 150_000, 'every SMS sent after the database came back');
+    }, 200_000, 'every SMS sent after the database came back');
     await recovered.catch(async (error: unknown) => {
       const unsent = await rawRows(t.database.db, sql`select status, attempts, count(*)::int as n from sms_messages where twilio_sid is null group by 1, 2`);
       const pending = await rawRows(t.database.db, sql`select status, count(*)::int as n from notifications where channel = 'sms' group by 1`);
@@ -127,5 +128,30 @@ describe('a database outage under a burst', { skip: TEST_ENGINE !== 'postgres' &
     assert.equal(recorded?.n, TOTAL, 'every send recorded with its own SID');
     const ready = await app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(ready.statusCode, 200, ready.body);
+  });
+
+  it('a connection lost as a transaction begins does not take a pool client with it (drizzle-orm#6241)', async () => {
+    const url = new URL(t.database.url!);
+    url.port = String(proxy.port);
+    const database = await openDatabase({ engine: 'postgres', url: url.toString() });
+    try {
+      proxy.resetOnQuery(/^begin/i);
+      // More than the pool's 10 clients, each lost as its BEGIN is sent.
+      for (let i = 0; i < 12; i++) {
+        await assert.rejects(database.db.transaction(async (tx) => rawRows(tx, sql`select 1`)), (error: unknown) => isDatabaseUnavailable(error));
+      }
+      proxy.resetOnQuery(undefined);
+      const started = Date.now();
+      const timer = new AbortController();
+      const stuck = sleep(10_000, undefined, { signal: timer.signal }).then(() => { throw new Error('no pool client within 10 s: the lost transactions leaked theirs'); });
+      stuck.catch(() => undefined);
+      const [row] = await Promise.race([database.db.transaction((tx) => rawRows<{ ok: number }>(tx, sql`select 1 as ok`)), stuck]);
+      timer.abort();
+      assert.equal(row?.ok, 1, 'the pool still has clients to give');
+      console.log(`outage: 12 transactions lost at BEGIN, then one committed in ${Date.now() - started} ms`);
+    } finally {
+      proxy.resetOnQuery(undefined);
+      await database.close();
+    }
   });
 });

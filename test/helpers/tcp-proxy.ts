@@ -11,6 +11,12 @@ export interface TcpProxy {
   readonly refused: number;
   cut(): void;
   restore(): void;
+  /**
+   * Resets a connection the moment its client sends a simple query matching `pattern` (the
+   * query never reaches the server), e.g. /^begin/i: a connection lost right after it was
+   * checked out of a pool. undefined stops it.
+   */
+  resetOnQuery(pattern: RegExp | undefined): void;
   close(): Promise<void>;
 }
 
@@ -19,6 +25,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let down = false;
   let connections = 0;
   let refused = 0;
+  let resetPattern: RegExp | undefined;
   const server = createServer((client) => {
     client.on('error', () => undefined);
     if (down) {
@@ -33,7 +40,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       open.add(socket);
       socket.on('close', () => open.delete(socket));
     }
-    client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      // A simple Query message: 'Q', a 4-byte length, the SQL text.
+      if (resetPattern && chunk[0] === 0x51 && resetPattern.test(chunk.subarray(5).toString('utf8'))) {
+        client.resetAndDestroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(chunk);
+    });
     upstream.pipe(client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
@@ -54,6 +69,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     restore() {
       down = false;
+    },
+    resetOnQuery(pattern) {
+      resetPattern = pattern;
     },
     async close() {
       for (const socket of open) socket.destroy();
