@@ -169,7 +169,9 @@ function hostileWebhook(path: string): fc.Arbitrary<InjectOptions> {
 // ---- what every answer must look like ----
 
 const STACK = /\n\s+at |\.ts:\d+|node:internal|file:\/\//;
-const SQL = /\b(select|insert|update|delete)\b[\s\S]*\b(from|into|set|where)\b|syntax error|violates|duplicate key|relation "|column "|invalid byte sequence|invalid input syntax/i;
+// A statement's keywords stand within a clause of each other; prose in a listing (an "update on
+// your identity check" and a "from" three templates later) is not SQL.
+const SQL = /\b(select|insert|update|delete)\b[\s\S]{0,120}?\b(from|into|set|where)\b|syntax error|violates|duplicate key|relation "|column "|invalid byte sequence|invalid input syntax/i;
 /** The database's libraries named in a refusal betray an internal error; a staff setup report names its engine on purpose. */
 const DATABASE_INTERNALS = /drizzle|pg-boss|PGlite/i;
 

@@ -123,7 +123,7 @@ export const ENGLISH: Record<NotificationTypeId, DefaultTemplate> = {
       '- your alerts come to you by email;\n' +
       '- to sign in, ask for your code by voice call, or use your authenticator app or a backup code.\n\n' +
       'To fix it:\n' +
-      '1. Check the number: if it has changed, update it in the DominionTrust app (Profile > Mobile number).\n' +
+      '1. Check the number: if it has changed, change it in the DominionTrust app (Profile > Mobile number).\n' +
       '2. Make sure it is a mobile number that can receive texts (not a landline), with text messaging switched on, and ask your carrier whether texts from businesses are blocked.\n' +
       '3. If you replied STOP to us, reply START.\n' +
       '4. Call the number on the back of your card so we can check the number and start texting it again.'),
