@@ -71,3 +71,15 @@ export async function waitForHttp(url: string, proc: RunningProcess, status = 20
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Runs a `dominion` command to its end, with `input` on its standard input (e.g. a password for --password-stdin). */
+export async function runDominion(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin.end(input);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  record({ kind: 'cli', where: `dominion ${args.join(' ')}`, text: out });
+  return { code, output: out };
+}
