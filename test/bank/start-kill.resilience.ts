@@ -237,6 +237,9 @@ describe(`npm start SIGKILLed ${KILLS} times during ${TRANSFERS} concurrent tran
       select n.id, n.type, n.status from notifications n where n.status in ('pending', 'held')
         and not exists (select 1 from pgboss.job j where j.data->>'notificationId' = n.id::text)`),
     [], 'every notification waiting to be sent has its job');
+    const [outbox] = await rawRows<{ notifications: number; waiting: number }>(db, sql`
+      select count(*)::int as notifications, count(*) filter (where status in ('pending', 'held'))::int as waiting from notifications
+      where type in ('transfer_sent', 'transfer_received')`);
     const accountRows = await rawRows<{ id: string; balance: string }>(db, sql`select id, balance_minor::text as balance from accounts where kind = 'customer'`);
     assert.deepEqual(new Map(accountRows.map((a) => [a.id, Number(a.balance)])), balances, 'each balance is its deposit plus the stored transfers');
 
@@ -252,7 +255,10 @@ describe(`npm start SIGKILLed ${KILLS} times during ${TRANSFERS} concurrent tran
         assert.deepEqual(answer, { refused: { code: error, message } }, `refused ${c.key} is stored as refused`);
       }
     }
-    return { stored, totals: { customers: Number(totals?.customers), all: Number(totals?.all) }, applied: rows.filter((r) => !('refused' in r.response)).length };
+    return {
+      stored, outbox, applied: rows.filter((r) => !('refused' in r.response)).length,
+      totals: { customers: Number(totals?.customers), all: Number(totals?.all) },
+    };
   }
 
   it('keeps every transfer whole or absent, and every retry gets the first answer', { timeout: 3_600_000 }, async () => {
@@ -312,7 +318,8 @@ describe(`npm start SIGKILLed ${KILLS} times during ${TRANSFERS} concurrent tran
       console.log(`kill ${round}: SIGKILL at ${seconds(killedAfterMs!)} into the burst, after ${answeredAtKill} answers; ${answered} of ${TRANSFERS} answered in all ` +
         `(${[...statuses].map(([s, n]) => `${s}: ${n}`).join(', ')}), ${gaveUp.length} given up by their client before the kill; ` +
         `of the ${unanswered.length} unanswered, ${committed.length} committed (${committed.filter((c) => gaveUp.includes(c)).length} of them given up), the rest absent; ` +
-        `stored: ${crash.stored.size} transfer keys in all, ${crash.applied} applied, none partial; ` +
+        `stored: ${crash.stored.size} transfer keys in all, ${crash.applied} applied, none partial; ${crash.outbox?.notifications} transfer notifications, ` +
+        `${crash.outbox?.waiting} of them waiting to be sent, each with its job; ` +
         `customer balances ${crash.totals.customers} = the deposits, all accounts sum ${crash.totals.all} (checked in ${seconds(Date.now() - opened)})`);
 
       // Restart on the same data; every request again with its key.
