@@ -15,6 +15,7 @@ import { fromPglite, type ConstructorOptions } from 'pg-boss';
 import { isDatabaseUnavailable } from './availability.ts';
 import { schema, type Schema } from './schema.ts';
 import { acquireEmbeddedLock, type EmbeddedLock } from './embedded-lock.ts';
+import { assertRoomToStart, DatabaseFullError, fenceOnDiskFull, freeBytes, isDiskFull, MIN_FREE_BYTES } from './embedded-disk.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
@@ -37,6 +38,11 @@ export interface Database {
   /** Number of migrations in the repository not yet applied here. */
   pendingMigrations(): Promise<number>;
   ping(): Promise<void>;
+  /**
+   * Calls `listener` when the database stops being usable while open (the embedded engine's disk
+   * filled up): the process should stop, since nothing more can be stored.
+   */
+  onFailure(listener: (error: DatabaseFullError) => void): void;
   close(): Promise<void>;
 }
 
@@ -59,12 +65,23 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
   const lock = dataDir ? acquireEmbeddedLock(dataDir) : undefined;
   let client: PGlite;
   try {
+    if (dataDir) assertRoomToStart(dataDir);
     client = new PGlite({ dataDir, loadDataDir });
     await client.waitReady;
   } catch (error) {
     lock?.release();
+    // PGlite says only "failed to initialize properly" when its start-up could not write.
+    if (dataDir && !(error instanceof DatabaseFullError) && (isDiskFull(error) || (freeBytes(dataDir) ?? Infinity) < 2 * MIN_FREE_BYTES)) {
+      throw new DatabaseFullError(dataDir, error);
+    }
     throw error;
   }
+  const listeners: ((error: DatabaseFullError) => void)[] = [];
+  const fence = dataDir
+    ? fenceOnDiskFull(client, dataDir, (error) => {
+      for (const listener of listeners) listener(error);
+    })
+    : undefined;
   const db = drizzlePglite({ client, schema }) as unknown as Db;
   return {
     engine: 'pglite',
@@ -77,9 +94,14 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
     ping: async () => {
       await client.query('select 1');
     },
+    onFailure: (listener) => {
+      listeners.push(listener);
+    },
     close: async () => {
       try {
-        await client.close();
+        // A fenced instance is not closed: closing runs the backend, which after a PANIC never
+        // returns. What it committed is in the WAL; the next start recovers it.
+        if (!fence?.failure) await client.close();
       } finally {
         lock?.release();
       }
@@ -117,6 +139,8 @@ async function openPostgres(url: string): Promise<Database> {
     ping: async () => {
       await pool.query('select 1');
     },
+    // PostgreSQL on a full disk answers 53100 and stays up: an outage (503), not a reason to stop.
+    onFailure: () => undefined,
     close: () => pool.end(),
   };
 }
