@@ -62,10 +62,11 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
 }
 
 async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<Database> {
+  // Before anything is written, even the lock file: a full disk is told as such, and left as it is.
+  if (dataDir) assertRoomToStart(dataDir);
   const lock = dataDir ? acquireEmbeddedLock(dataDir) : undefined;
   let client: PGlite;
   try {
-    if (dataDir) assertRoomToStart(dataDir);
     client = new PGlite({ dataDir, loadDataDir });
     await client.waitReady;
   } catch (error) {

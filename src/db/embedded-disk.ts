@@ -7,6 +7,7 @@
 // process is told (`onFull`) and stops; committed transactions are in the WAL already, and the
 // next start, once there is space, recovers them as after a crash.
 import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { AppError } from '../errors.ts';
 
@@ -30,13 +31,18 @@ export class DatabaseFullError extends AppError {
   }
 }
 
-/** Bytes an unprivileged writer may still use on the disk holding `dir`; undefined if unknown. */
+/**
+ * Bytes an unprivileged writer may still use on the disk that holds (or will hold) `dir`: of its
+ * nearest existing ancestor. Undefined if unknown.
+ */
 export function freeBytes(dir: string): number | undefined {
-  try {
-    const stats = statfsSync(dir);
-    return stats.bavail * stats.bsize;
-  } catch {
-    return undefined;
+  for (let at = dir; ; at = dirname(at)) {
+    try {
+      const stats = statfsSync(at);
+      return stats.bavail * stats.bsize;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(at) === at) return undefined;
+    }
   }
 }
 

@@ -4,7 +4,7 @@
 // there is space again every committed row is there, intact, and the service works.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -202,7 +202,8 @@ describe('embedded database on a full disk', { skip: TEST_ENGINE === 'postgres' 
       const fullAt = Date.now();
       let n = 0;
       await Promise.all(Array.from({ length: 4 }, async () => {
-        while (refusedConnections === 0 && Date.now() - fullAt < 60_000) {
+        // Until the port closes; 500 refusals or 60 s without it closing is the hang this prevents.
+        while (refusedConnections === 0 && answers.filter((a) => a.status !== 201).length < 500 && Date.now() - fullAt < 60_000) {
           const key = `full-disk-${n++}`;
           const answer = await deposit(key).catch(() => undefined);
           if (!answer) refusedConnections++;
@@ -226,13 +227,18 @@ describe('embedded database on a full disk', { skip: TEST_ENGINE === 'postgres' 
         assert.equal(a.retryAfter, '5');
       }
 
-      // Restarted on the still full disk (a supervisor would): refused at once, same fix.
+      // Restarted on the still full disk (a supervisor would; the last bytes the stop freed are
+      // taken too): refused at once with the same fix, the data directory left as it was.
+      const topUp = fillDisk(join(mnt, 'filler-2'));
+      const before = snapshot(env.DATA_DIR);
       const whileFullAt = Date.now();
       const whileFull = start();
       const refusedStart = await exitWithin({ exited: whileFull.exited, kill: () => whileFull.child.kill('SIGKILL'), output: () => whileFull.output() }, 20_000, 'a start on the full disk');
-      console.log(`# start on the full disk: exit ${refusedStart.code} in ${Date.now() - whileFullAt} ms`);
+      console.log(`# start on the full disk (${topUp} more bytes filled): exit ${refusedStart.code} in ${Date.now() - whileFullAt} ms`);
       assert.equal(refusedStart.code, 12, whileFull.output());
       assert.match(whileFull.output(), new RegExp(`❌ ${FULL_MESSAGE.source}`));
+      assert.deepEqual(snapshot(env.DATA_DIR), before, 'the refused start wrote nothing in the data directory');
+      rmSync(join(mnt, 'filler-2'));
 
       // Space again: the service comes back; each refused deposit, retried with its key, is made once.
       rmSync(join(mnt, 'filler'));
@@ -271,6 +277,14 @@ describe('embedded database on a full disk', { skip: TEST_ENGINE === 'postgres' 
     }
   });
 });
+
+/** Every file under `dir` with its size and modification time. */
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((name) => {
+    const s = statSync(join(dir, name));
+    return `${name} ${s.size} ${s.mtimeMs}`;
+  });
+}
 
 async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
