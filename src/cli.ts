@@ -1,7 +1,7 @@
 // Entry point of the `dominion` command: wiring only. Each command lives in src/cli/.
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from './config.ts';
-import { AppError } from './errors.ts';
+import { appErrorIn } from './errors.ts';
 import { EXIT, exitCodeOf } from './cli/exit-codes.ts';
 import { migrateCommand } from './cli/migrate.ts';
 import { notificationsCommand } from './cli/notifications.ts';
@@ -37,11 +37,12 @@ notificationsCommand(program, async (filter) => {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  const appError = appErrorIn(error); // also one Drizzle wrapped, such as a full disk met by a query
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  } else if (error instanceof AppError) {
-    console.error(`❌ ${error.userMessage}`);
-    process.exitCode = exitCodeOf(error.code);
+  } else if (appError) {
+    console.error(`❌ ${appError.userMessage}`);
+    process.exitCode = exitCodeOf(appError.code);
   } else {
     console.error(`❌ Unexpected error: ${(error as Error).message}`);
     if (program.opts<{ verbose?: boolean }>().verbose) console.error(error);

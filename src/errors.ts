@@ -10,6 +10,7 @@ export type AppErrorCode =
   | 'weak_password'
   | 'conflict'
   | 'database_locked'
+  | 'database_full'
   | 'validation_failed'
   | 'sms_authentication'
   | 'sms_invalid_recipient'
@@ -42,6 +43,14 @@ export class AppError extends Error {
     this.code = code;
     this.userMessage = userMessage;
   }
+}
+
+/** The AppError in `error` or among its causes (Drizzle wraps what a driver throws). */
+export function appErrorIn(error: unknown): AppError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    if (e instanceof AppError) return e;
+  }
+  return undefined;
 }
 
 /** AppError 'too_many_requests' that says when to try again (HTTP: Retry-After). */

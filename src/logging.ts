@@ -19,6 +19,9 @@ export interface LoggerOptions {
   secrets: readonly (string | undefined)[];
 }
 
+/** Log lines held in memory while the log file cannot be written; later ones are dropped. */
+const LOG_BACKLOG_BYTES = 1024 * 1024;
+
 const PHONE_PATHS = ['to', 'from', 'phone', 'phoneNumber', 'toNumber', 'fromNumber', 'destination'];
 const SECRET_PATHS = [
   'authToken', 'password', 'apiKeySecret', 'otp', 'otpCode', 'body', 'token',
@@ -52,8 +55,19 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   if (options.logDir) {
     mkdirSync(options.logDir, { recursive: true });
+    const dest = join(options.logDir, 'dominion.log');
     // Synchronous: a crash must not lose the lines that explain it.
-    streams.push({ stream: pino.destination({ dest: join(options.logDir, 'dominion.log'), sync: true, mkdir: true }) });
+    const file = pino.destination({ dest, sync: true, mkdir: true, maxLength: LOG_BACKLOG_BYTES });
+    // A log file that cannot be written (its disk full) must not crash the process (an 'error'
+    // event nobody listens to would): stdout still has every line, and the file catches up once
+    // it can be written, from a backlog of at most LOG_BACKLOG_BYTES.
+    let told = false;
+    file.on('error', (error: NodeJS.ErrnoException) => {
+      if (told) return;
+      told = true;
+      process.stderr.write(`dominion: cannot write ${dest} (${error.code ?? error.message}); its lines are held (up to 1 MiB) until it can be written\n`);
+    });
+    streams.push({ stream: file });
   }
   return pino(
     {

@@ -26,7 +26,7 @@ export const EXIT = {
   network: 10,
   /** Rate limited: try again later. */
   rateLimited: 11,
-  /** Database unreachable, locked by another process, or not migrated. */
+  /** Database unreachable, locked by another process, not migrated, or out of disk space. */
   database: 12,
 } as const;
 
@@ -42,6 +42,7 @@ const BY_ERROR: Partial<Record<AppErrorCode, ExitCode>> = {
   validation_failed: EXIT.usage,
   weak_password: EXIT.usage,
   database_locked: EXIT.database,
+  database_full: EXIT.database,
   sms_authentication: EXIT.authentication,
   sms_invalid_recipient: EXIT.delivery,
   sms_opted_out: EXIT.delivery,

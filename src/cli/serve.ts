@@ -4,6 +4,7 @@
 // (admin routes with a token in DATA_DIR) and, on first start, creates the demo users.
 import type { FastifyInstance } from 'fastify';
 import { urlHost, type Config } from '../config.ts';
+import type { DatabaseFullError } from '../db/embedded-disk.ts';
 import { AppError } from '../errors.ts';
 import { statusCallbackUrl } from '../sms/delivery.ts';
 import { inboundSmsUrl } from '../sms/inbound.ts';
@@ -13,6 +14,7 @@ import { loggerFor, openRuntime, type Runtime } from '../runtime.ts';
 import type { Simulator } from '../simulator/index.ts';
 import { createDemoUsers, type DemoCredential } from '../users/demo.ts';
 import { removeAdminToken, writeAdminToken } from './admin-token.ts';
+import { EXIT } from './exit-codes.ts';
 import { startInProcessSimulator, wantsInProcessSimulator } from './in-process-simulator.ts';
 
 export interface ServeOptions {
@@ -52,30 +54,58 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
     logger.warn(`SMS_PROVIDER=simulator: no real SMS will be sent; messages go to the Twilio simulator at ${config.twilio.apiBaseUrl}`);
   }
 
-  const runtime = (running.runtime = await openRuntime(config, { logger, migrate: true }));
-  const embedded = runtime.database.lock !== undefined;
-  // Demo users only ever on the embedded (development) database, never on PostgreSQL.
-  const demoUsers = embedded ? await createDemoUsers(runtime) : [];
-  const simulator = running.simulator;
-  if (options.server) {
-    const adminToken = embedded ? writeAdminToken(config.dataDir) : undefined;
-    const app = (running.app = buildApp(runtime, { simulatorUrl: simulator?.url, adminToken }));
-    try {
-      await app.listen({ port: config.port, host: config.host });
-    } catch (error) {
-      await shutdown('start failed');
-      throw portError(error, config.port, 'PORT', 'the HTTP server');
-    }
-    const serverUrl = serverUrlOf(app, config) ?? `http://${config.host}:${config.port}`;
-    runtime.database.lock?.update({ serverUrl });
-    logger.info({ serverUrl }, 'server listening');
-    if (simulator) logger.info(`developer inbox: ${serverUrl}/dev/inbox`);
-    if (config.publicBaseUrl) {
-      logger.info({ statusCallbacks: statusCallbackUrl(config), inboundSms: inboundSmsUrl(config) },
-        'twilio webhooks (signed with TWILIO_AUTH_TOKEN; set the inbound URL as each number\'s "A message comes in" webhook)');
-    }
+  let runtime: Runtime;
+  try {
+    runtime = running.runtime = await openRuntime(config, { logger, migrate: true });
+  } catch (error) {
+    await shutdown('start failed'); // the simulator, if it started, must not keep the process alive
+    throw error;
   }
-  if (options.worker) await startWorker(runtime);
+  // The embedded database's disk filled up: nothing more can be stored, so the process stops with
+  // the fix on stderr and exit code 12; a supervisor restarting it gets the same answer at once
+  // until there is space again. Requests until then are answered 503.
+  let started = false;
+  let full: DatabaseFullError | undefined;
+  const stopOnFullDisk = (error: DatabaseFullError) => {
+    logger.fatal({ err: error.cause, dataDir: error.dataDir }, 'embedded database disk full: stopping');
+    console.error(`❌ ${error.userMessage}`);
+    // Exits even if a part of the shutdown does not finish: a hung process is what this avoids.
+    setTimeout(() => process.exit(EXIT.database), config.shutdownTimeoutMs + 5000).unref();
+    void shutdown('embedded database disk full').finally(() => process.exit(EXIT.database));
+  };
+  runtime.database.onFailure((error) => {
+    full ??= error;
+    if (started) stopOnFullDisk(error);
+  });
+  let demoUsers: DemoCredential[];
+  try {
+    const embedded = runtime.database.lock !== undefined;
+    // Demo users only ever on the embedded (development) database, never on PostgreSQL.
+    demoUsers = embedded ? await createDemoUsers(runtime) : [];
+    if (options.server) {
+      const adminToken = embedded ? writeAdminToken(config.dataDir) : undefined;
+      const app = (running.app = buildApp(runtime, { simulatorUrl: running.simulator?.url, adminToken }));
+      try {
+        await app.listen({ port: config.port, host: config.host });
+      } catch (error) {
+        throw portError(error, config.port, 'PORT', 'the HTTP server');
+      }
+      const serverUrl = serverUrlOf(app, config) ?? `http://${config.host}:${config.port}`;
+      runtime.database.lock?.update({ serverUrl });
+      logger.info({ serverUrl }, 'server listening');
+      if (running.simulator) logger.info(`developer inbox: ${serverUrl}/dev/inbox`);
+      if (config.publicBaseUrl) {
+        logger.info({ statusCallbacks: statusCallbackUrl(config), inboundSms: inboundSmsUrl(config) },
+          'twilio webhooks (signed with TWILIO_AUTH_TOKEN; set the inbound URL as each number\'s "A message comes in" webhook)');
+      }
+    }
+    if (options.worker) await startWorker(runtime);
+  } catch (error) {
+    await shutdown('start failed');
+    throw error;
+  }
+  started = true;
+  if (full) return stopOnFullDisk(full);
   if (demoUsers.length) printDemoUsers(demoUsers, serverUrlOf(running.app, config));
 }
 

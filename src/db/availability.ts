@@ -4,6 +4,7 @@
 // delays messages but loses and duplicates none.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { isDiskFull } from './embedded-disk.ts';
 
 /** Node socket errors of a connection that cannot be made or was cut. */
 const SOCKET_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -12,8 +13,12 @@ const SERVER_CODES: ReadonlySet<string> = new Set(['57P01', '57P02', '57P03', '5
 /** node-postgres reports a lost or unobtainable connection in words, not codes. */
 const LOST = /Connection terminated|connection error and is not queryable|timeout exceeded when trying to connect|Client was closed and is not queryable|the database system is (starting up|shutting down)/i;
 
-/** Whether `error` (or an error it wraps, as Drizzle does) says the database cannot be reached. */
+/**
+ * Whether `error` (or an error it wraps, as Drizzle does) says the database cannot be reached. An
+ * embedded database on a full disk counts: its jobs wait for the restart instead of failing.
+ */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (isDiskFull(error)) return true;
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && (SOCKET_CODES.has(code) || SERVER_CODES.has(code) || code.startsWith('08'))) return true;

@@ -16,6 +16,7 @@ import { fromPglite, type ConstructorOptions } from 'pg-boss';
 import { isDatabaseUnavailable } from './availability.ts';
 import { schema, type Schema } from './schema.ts';
 import { acquireEmbeddedLock, type EmbeddedLock } from './embedded-lock.ts';
+import { assertRoomToStart, DatabaseFullError, fenceOnDiskFull, freeBytes, isDiskFull, MIN_FREE_BYTES } from './embedded-disk.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
@@ -38,6 +39,11 @@ export interface Database {
   /** Number of migrations in the repository not yet applied here. */
   pendingMigrations(): Promise<number>;
   ping(): Promise<void>;
+  /**
+   * Calls `listener` when the database stops being usable while open (the embedded engine's disk
+   * filled up): the process should stop, since nothing more can be stored.
+   */
+  onFailure(listener: (error: DatabaseFullError) => void): void;
   close(): Promise<void>;
 }
 
@@ -57,6 +63,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
 }
 
 async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undefined): Promise<Database> {
+  // Before anything is written, even the lock file: a full disk is told as such, and left as it is.
+  if (dataDir) assertRoomToStart(dataDir);
   const lock = dataDir ? acquireEmbeddedLock(dataDir) : undefined;
   let client: PGlite;
   try {
@@ -64,8 +72,18 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
     await client.waitReady;
   } catch (error) {
     lock?.release();
+    // PGlite says only "failed to initialize properly" when its start-up could not write.
+    if (dataDir && !(error instanceof DatabaseFullError) && (isDiskFull(error) || (freeBytes(dataDir) ?? Infinity) < 2 * MIN_FREE_BYTES)) {
+      throw new DatabaseFullError(dataDir, error);
+    }
     throw error;
   }
+  const listeners: ((error: DatabaseFullError) => void)[] = [];
+  const fence = dataDir
+    ? fenceOnDiskFull(client, dataDir, (error) => {
+      for (const listener of listeners) listener(error);
+    })
+    : undefined;
   const db = drizzlePglite({ client, schema }) as unknown as Db;
   return {
     engine: 'pglite',
@@ -78,9 +96,14 @@ async function openPglite(dataDir: string | undefined, loadDataDir: Blob | undef
     ping: async () => {
       await client.query('select 1');
     },
+    onFailure: (listener) => {
+      listeners.push(listener);
+    },
     close: async () => {
       try {
-        await client.close();
+        // A fenced instance is not closed: closing runs the backend, which after a PANIC never
+        // returns. What it committed is in the WAL; the next start recovers it.
+        if (!fence?.failure) await client.close();
       } finally {
         lock?.release();
       }
@@ -118,6 +141,8 @@ async function openPostgres(url: string): Promise<Database> {
     ping: async () => {
       await pool.query('select 1');
     },
+    // PostgreSQL on a full disk answers 53100 and stays up: an outage (503), not a reason to stop.
+    onFailure: () => undefined,
     close: () => pool.end(),
   };
 }

@@ -1,6 +1,7 @@
 // The one place domain error codes become HTTP statuses. 5xx answers never show internals.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DATABASE_RETRY_AFTER_SECONDS, DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailable } from '../db/availability.ts';
+import { databaseFullIn } from '../db/embedded-disk.ts';
 import { AppError, RetryLaterError, type AppErrorCode } from '../errors.ts';
 
 const STATUS: Partial<Record<AppErrorCode, number>> = {
@@ -14,6 +15,7 @@ const STATUS: Partial<Record<AppErrorCode, number>> = {
   conflict: 409,
   sms_rate_limited: 429,
   database_locked: 503,
+  database_full: 503,
   unavailable: 503,
   unauthenticated: 401,
   session_expired: 401,
@@ -33,6 +35,12 @@ export function httpStatusOf(code: AppErrorCode): number {
 }
 
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // The embedded database's disk is full (the process is stopping): the operator's fix, as a 503.
+  const full = databaseFullIn(error);
+  if (full) {
+    request.log.error({ err: error }, 'embedded database disk full; answered 503');
+    return reply.status(503).header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS)).send({ error: full.code, message: full.userMessage });
+  }
   if (error instanceof AppError) {
     const status = httpStatusOf(error.code);
     if (status >= 500) request.log.error({ err: error }, 'request failed');

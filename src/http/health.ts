@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { isDatabaseUnavailable } from '../db/availability.ts';
+import { databaseFullIn } from '../db/embedded-disk.ts';
 import { doc } from './openapi.ts';
 
 interface Check {
@@ -19,7 +20,10 @@ async function readiness(ctx: AppContext): Promise<Record<string, Check>> {
       ? { ok: true, detail: 'all applied' }
       : { ok: false, detail: `${pending} pending: run \`dominion migrate\`` };
   } catch (error) {
-    checks.database = isDatabaseUnavailable(error)
+    const full = databaseFullIn(error);
+    checks.database = full
+      ? { ok: false, detail: full.userMessage }
+      : isDatabaseUnavailable(error)
       ? { ok: false, detail: `unreachable: no answer from ${ctx.database.engine}; check that the database is running and reachable at DATABASE_URL` }
       : { ok: false, detail: `failing: ${(error as Error).message}` };
   }
