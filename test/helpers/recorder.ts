@@ -1,7 +1,9 @@
 // The suite's recorder, for the secrets scan (test/security/secrets-scan.check.ts): with
 // DOMINION_TEST_RECORD_DIR set, every HTTP answer of every Fastify app in a test process (the
 // bank's and the simulator's), every log file a test wrote and everything a child process printed
-// are appended to that directory as JSON lines. Unset, it records nothing and costs nothing.
+// are appended to that directory as JSON lines. An HTTP answer carries what was sent and who was
+// signed in (the session the app resolved, and that user's own number from the test's database),
+// so the scan knows whose view it is. Unset, it records nothing and costs nothing.
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { subscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';

@@ -41,8 +41,13 @@ export interface ScanRules {
   demo: readonly string[];
 }
 
-export function readRecords(dir: string): RecordLine[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((file) =>
+/**
+ * The records of each test process (one file per process): a code leaks, if at all, in the process
+ * that issued it (its apps, its logs, the CLI children it ran), so codes are looked for per
+ * process, where a 6-digit number that matches by chance (a fuzzed id, a count) is 60 times rarer.
+ */
+export function readRecordsByProcess(dir: string): RecordLine[][] {
+  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((file) =>
     readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as RecordLine));
 }
 
