@@ -29,11 +29,17 @@ const SECRET_PATHS = [
 ];
 
 
+/**
+ * A full number as a line may carry one: E.164, spaced (+1 415 555 2671), or URL-encoded in a
+ * logged request URL (%2B14155552671: a query or path parameter a client sent).
+ */
+const FULL_NUMBER = /(?:\+|%2B)(?:1[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?!\d)|\d{8,15})/gi;
+
 /** Removes secrets and full phone numbers from one serialised log line. */
 export function scrubLine(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const secret of secrets) out = out.split(secret).join('[REDACTED]');
-  return out.replace(/\+\d{8,15}/g, (phone) => maskPhoneNumber(phone));
+  return out.replace(FULL_NUMBER, (phone) => maskPhoneNumber(phone.replace(/^%2B/i, '+')));
 }
 
 /**

@@ -54,5 +54,8 @@ describe('logs', () => {
 
   it('scrubLine masks secrets and phone numbers inside any text', () => {
     assert.equal(scrubLine('token abc123secret to +14155552671', ['abc123secret']), 'token [REDACTED] to ***2671');
+    // A number a client put in a URL is logged URL-encoded with the request; one typed with spaces stays whole.
+    assert.equal(scrubLine('"url":"/api/staff/messages?to=%2B14155552671&x=%2b447700900123"', []), '"url":"/api/staff/messages?to=***2671&x=***0123"');
+    assert.equal(scrubLine('phone "+1 415 555 2671" refused', []), 'phone "***2671" refused');
   });
 });

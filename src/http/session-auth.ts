@@ -26,6 +26,11 @@ export function requireSession(ctx: Pick<AppContext, 'db' | 'clock' | 'config'>)
   };
 }
 
+/** The signed-in user of a request, if it went through requireSession and passed (the suite's recorder asks every answer). */
+export function signedInUser(request: FastifyRequest): SessionUser | undefined {
+  return signedIn.get(request);
+}
+
 /** The signed-in user of a request that went through requireSession. */
 export function sessionOf(request: FastifyRequest): SessionUser {
   const user = signedIn.get(request);

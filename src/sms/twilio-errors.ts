@@ -1,5 +1,6 @@
 // What each Twilio failure means for us (retry or not, whose fix) and what the operator should do.
 // The table is data so the CLI can print the fix for a code seen in the logs or a status callback.
+import { maskPhoneNumber } from './phone.ts';
 import { SmsProviderError } from './provider.ts';
 import type { SmsErrorKind } from './provider.ts';
 
@@ -179,8 +180,14 @@ interface ErrorFields {
   config?: { url?: unknown };
 }
 
+/**
+ * Twilio's text without our credentials and without full phone numbers: Twilio quotes the number it
+ * refused ("The 'To' number +1… is not a valid phone number"), and this text is stored with the
+ * message and shown on staff screens, which see numbers masked.
+ */
 function scrub(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((out, secret) => (secret.length >= 4 ? out.split(secret).join('[redacted]') : out), text);
+  const out = secrets.reduce((acc, secret) => (secret.length >= 4 ? acc.split(secret).join('[redacted]') : acc), text);
+  return out.replace(/\+\d{8,15}(?!\d)/g, (phone) => maskPhoneNumber(phone));
 }
 
 // The cause we attach is a plain copy: the SDK's errors carry the request config, whose

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { MIGRATIONS_FOLDER, openDatabase, type Database } from '../../src/db/connection.ts';
+import { recordUsersOf } from './recorder.ts';
 
 export type TestEngine = 'pglite' | 'postgres';
 
@@ -112,7 +113,8 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   if (TEST_ENGINE === 'pglite') {
     const database = await openDatabase({ engine: 'pglite', loadDataDir: migrated ? await pgliteTemplate() : undefined });
     if (migrated) await database.migrate();
-    return Object.assign(database, { drop: () => database.close(), url: undefined });
+    const forget = recordUsersOf(database);
+    return Object.assign(database, { drop: () => (forget(), database.close()), url: undefined });
   }
   const name = `dominion_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const template = migrated ? await postgresTemplate() : 'template1';
@@ -126,9 +128,11 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   const url = databaseUrl(name);
   const database = await openDatabase({ engine: 'postgres', url });
   if (migrated) await database.migrate(); // nothing left to apply: proves the template is complete
+  const forget = recordUsersOf(database);
   return Object.assign(database, {
     url,
     drop: async () => {
+      forget();
       await database.close();
       const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
       await client.connect();

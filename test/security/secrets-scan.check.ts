@@ -1,20 +1,23 @@
 // Secrets stay secret, across everything the suite produced: `npm test` runs the suite with
 // DOMINION_TEST_RECORD_DIR set (test/helpers/recorder.ts records every HTTP answer, log file and
-// CLI output), then this file scans the records for the Twilio auth token and API key secret, the
-// data key, admin tokens, passwords, every one-time code the simulator's handsets received, full
-// phone numbers of customers, and card numbers. Run alone, it first runs a part of the suite
-// itself with the recorder on. Not named *.test.ts: the suite's glob must not run it twice.
+// CLI output), then this file scans the records (rules in test/helpers/secrets-scan.ts) for the
+// Twilio auth tokens and API key secrets, the data key, admin tokens, the customers' password,
+// every one-time code the bank sent, card numbers, and full phone numbers outside their owner's
+// own views. Run alone, it first runs a part of the suite itself with the recorder on. Not named
+// *.test.ts: the suite's glob must not run it in the middle of the suite it scans.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SIMULATOR_DEFAULTS } from '../../src/config.ts';
+import { DEMO_PHONE_NUMBER, DEMO_STAFF_PHONE_NUMBER } from '../../src/users/demo.ts';
 import { TEST_AUTH_TOKEN, TEST_SENDER, testEnv } from '../helpers/context.ts';
 import { PASSWORD } from '../helpers/customers.ts';
 import { ROOT } from '../helpers/process.ts';
-import type { RecordLine } from '../helpers/recorder.ts';
+import { allowances, issuedCodes, readRecordsByProcess, scan, type Finding, type ScanRules } from '../helpers/secrets-scan.ts';
+import { API_KEY, AUTH_TOKEN as SIMULATOR_TEST_TOKEN, OWNED_NUMBER } from '../simulator/fixture.ts';
 
 /** Run alone: the parts of the suite that touch codes, phones, cards, the console and the CLI. */
 const SAMPLE = [
@@ -22,72 +25,42 @@ const SAMPLE = [
   'test/cards/cards.test.ts', 'test/cli/cli-process.test.ts', 'test/cli/test-twilio-sms.test.ts', 'test/users/phone-change.test.ts',
 ];
 
-const SECRETS: Record<string, string> = {
-  'the Twilio auth token': TEST_AUTH_TOKEN,
-  "the simulator's auth token": SIMULATOR_DEFAULTS.authToken,
-  'the API key secret': 'key-secret-value',
-  'the data encryption key': testEnv('', '').DATA_ENCRYPTION_KEY!,
-  'an admin CLI token': 'test-admin-token-0123456789abcdefghijklmnop',
-  "the customers' password": PASSWORD,
+const RULES: Omit<ScanRules, 'codes'> = {
+  secrets: {
+    'the Twilio auth token': TEST_AUTH_TOKEN,
+    // test/sms/token-rotation.test.ts: the token rotated out and the one rotated in.
+    'the previous Twilio auth token': 'old-auth-token-0123456789abcdef0',
+    'the rotated-in Twilio auth token': 'new-auth-token-fedcba9876543210f',
+    "the simulator tests' auth token": SIMULATOR_TEST_TOKEN,
+    'the API key secret': 'key-secret-value',
+    "the simulator tests' API key secret": API_KEY.secret,
+    'the data encryption key': testEnv('', '').DATA_ENCRYPTION_KEY!,
+    // test/cli/admin-endpoint.test.ts and test/security/auth-attacks.test.ts.
+    'an admin CLI token': 'test-admin-token-0123456789abcdefghijklmnop',
+    'the auth-attack tests\' admin CLI token': 'auth-attacks-admin-token-0123456789abcdef',
+    "the customers' password": PASSWORD,
+  },
+  // Published in `twilio-sim --help` and the README as the default: it guards a local simulator.
+  publicDefaults: [{ name: "the simulator's default auth token", value: SIMULATOR_DEFAULTS.authToken, usage: /Usage: dominion twilio-sim/ }],
+  notCustomers: new Map([
+    [TEST_SENDER, "the bank's sender in tests (a Twilio magic number)"],
+    [OWNED_NUMBER, "the bank's second sender in tests"],
+    [SIMULATOR_DEFAULTS.phoneNumber, "the simulator's default sender"],
+  ]),
+  magic: /^\+1500555\d{4}$/,
+  example: DEMO_PHONE_NUMBER,
+  demo: [DEMO_PHONE_NUMBER, DEMO_STAFF_PHONE_NUMBER],
 };
 
-/** Numbers that are the bank's own senders or Twilio's magic test numbers, not a customer's. */
-const NOT_A_CUSTOMER = new Set([TEST_SENDER, '+14155550100', SIMULATOR_DEFAULTS.phoneNumber]);
-const MAGIC = /^\+1500555\d{4}$/;
-
-function readRecords(dir: string): RecordLine[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.jsonl')).flatMap((file) =>
-    readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as RecordLine));
-}
-
-/** Every 6-digit code in the SMS the handsets received (the simulator's answers and inbox). */
-function issuedCodes(records: RecordLine[]): Set<string> {
-  const codes = new Set<string>();
-  for (const r of records) {
-    if (r.side !== 'phone') continue;
-    for (const [, body] of r.text.matchAll(/"body":"((?:[^"\\]|\\.)*)"/g)) {
-      if (!/code|código/i.test(body!)) continue;
-      for (const [code] of body!.matchAll(/(?<![\d.])\d{6}(?![\d.])/g)) codes.add(code);
-    }
-  }
-  return codes;
-}
-
-function luhn(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
-  return sum % 10 === 0;
-}
-
-/** Text of a record with the numbers that are no data removed: log timestamps and process ids. */
-function scannable(text: string): string {
-  return text.replace(/"(time|pid|hostname|responseTime)":[^,}]+/g, '');
-}
-
-function findings(records: RecordLine[], codes: Set<string>): string[] {
-  const found: string[] = [];
-  const at = (r: RecordLine, what: string, index: number, text: string) =>
-    found.push(`${what} in ${r.kind} ${r.where}${r.status ? ` (${r.status})` : ''}: …${text.slice(Math.max(0, index - 60), index + 60).replace(/\n/g, ' ')}…`);
-  for (const r of records) {
-    if (r.side === 'phone') continue; // the handset's own view: its SMS carry their codes
-    const text = scannable(r.text);
-    for (const [what, secret] of Object.entries(SECRETS)) {
-      const i = text.indexOf(secret);
-      if (i >= 0) at(r, what, i, text);
-    }
-    for (const m of text.matchAll(/(?<![\d.])\d{6}(?![\d.])/g)) if (codes.has(m[0])) at(r, `an issued code (${m[0]})`, m.index, text);
-    for (const m of text.matchAll(/(?<![\d+])\d{13,19}(?!\d)/g)) if (luhn(m[0])) at(r, 'a card number', m.index, text);
-    for (const m of text.matchAll(/\+1\d{10}(?!\d)/g)) if (!NOT_A_CUSTOMER.has(m[0]) && !MAGIC.test(m[0])) at(r, `a full phone number (${m[0].slice(0, 4)}…)`, m.index, text);
-  }
-  return found;
+function byClass(found: readonly Finding[]): string {
+  const counts = new Map<string, number>();
+  for (const f of found) counts.set(f.class, (counts.get(f.class) ?? 0) + 1);
+  return [...counts].map(([cls, n]) => `${n} ${cls}`).join(', ');
 }
 
 describe('secrets in everything the suite produced', () => {
-  it('no auth token, API key secret, password, issued code, customer phone number or card number in any log line, HTTP answer or CLI output', () => {
+  it('no auth token, API key secret, password, issued code, card number, or full phone number outside its owner\'s view in any log line, HTTP answer or CLI output', () => {
+    const started = performance.now();
     let dir = process.env.DOMINION_TEST_RECORD_DIR;
     let own: string | undefined;
     if (!dir) {
@@ -99,16 +72,28 @@ describe('secrets in everything the suite produced', () => {
       assert.equal(run.status, 0, `the recorded part of the suite failed:\n${run.stdout.slice(-3000)}`);
     }
     try {
-      const records = readRecords(dir);
-      const byKind = { http: 0, log: 0, cli: 0 };
-      for (const r of records) byKind[r.kind]++;
-      const logLines = records.filter((r) => r.kind === 'log').reduce((n, r) => n + r.text.split('\n').length, 0);
-      const codes = issuedCodes(records);
-      const bad = findings(records, codes);
-      console.log(`secrets scan: ${byKind.http} HTTP answers (${records.filter((r) => r.side === 'phone').length} of them the simulator's), ${logLines} log lines in ${byKind.log} files, ${byKind.cli} CLI outputs; ${codes.size} issued codes looked for; ${bad.length} findings`);
-      assert.ok(byKind.http > 100 && byKind.log > 0 && byKind.cli > 0, 'the recorder saw HTTP answers, logs and CLI output');
-      assert.ok(codes.size > 10, 'codes were issued and harvested from the handsets');
-      assert.deepEqual(bad.slice(0, 30), [], `${bad.length} secrets found`);
+      const processes = readRecordsByProcess(dir);
+      const records = processes.flat();
+      const http = records.filter((r) => r.kind === 'http');
+      const simulator = http.filter((r) => r.side === 'phone').length;
+      const signedIn = http.filter((r) => r.viewer).length;
+      const logs = records.filter((r) => r.kind === 'log');
+      const logLines = logs.reduce((n, r) => n + r.text.split('\n').length, 0);
+      const cli = records.filter((r) => r.kind === 'cli').length;
+      let codes = 0;
+      const bad = processes.flatMap((own) => {
+        const issued = issuedCodes(own);
+        codes += issued.size;
+        return scan(own, { ...RULES, codes: issued });
+      });
+      const rules: ScanRules = { ...RULES, codes: new Set() };
+      const allowed = [...allowances(records, rules)].map(([why, n]) => `${n} ${why}`).join(', ');
+      console.log(`secrets scan: ${http.length} HTTP answers (${simulator} of them the simulator's, ${signedIn} to a signed-in user), ${logLines} log lines in ${logs.length} files, ${cli} CLI outputs; ${codes} issued codes (in ${processes.length} test processes) and ${Object.keys(rules.secrets).length + rules.publicDefaults.length} secrets looked for; full numbers allowed: ${allowed || 'none'}; ${bad.length} findings${bad.length ? ` (${byClass(bad)})` : ''} (${Math.round(performance.now() - started)} ms)`);
+      assert.ok(http.length > 100 && logs.length > 0 && cli > 0, `the recorder saw HTTP answers (${http.length}), logs (${logs.length}) and CLI output (${cli})`);
+      assert.ok(signedIn > 0, 'the recorder knew who was signed in');
+      assert.ok(codes > 10, `codes were issued and harvested from what the bank sent (${codes})`);
+      const shown = bad.slice(0, 30).map((f) => `${f.what} in ${f.where}: ${f.excerpt}`);
+      assert.deepEqual(shown, [], `${bad.length} secrets found`);
     } finally {
       if (own) rmSync(own, { recursive: true, force: true });
     }
