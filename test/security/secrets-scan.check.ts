@@ -43,9 +43,9 @@ const RULES: Omit<ScanRules, 'codes'> = {
   // Published in `twilio-sim --help` and the README as the default: it guards a local simulator.
   publicDefaults: [{ name: "the simulator's default auth token", value: SIMULATOR_DEFAULTS.authToken, usage: /Usage: dominion twilio-sim/ }],
   notCustomers: new Map([
-    [TEST_SENDER, "the bank's sender in tests (a Twilio magic number)"],
+    // The same magic number (+15005550006) as the simulator's default sender.
+    [TEST_SENDER, "the bank's sender (a Twilio magic number)"],
     [OWNED_NUMBER, "the bank's second sender in tests"],
-    [SIMULATOR_DEFAULTS.phoneNumber, "the simulator's default sender"],
   ]),
   magic: /^\+1500555\d{4}$/,
   example: DEMO_PHONE_NUMBER,

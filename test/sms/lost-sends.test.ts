@@ -12,7 +12,10 @@ import { createTestContext, type TestContext } from '../helpers/context.ts';
 describe('sends lost with their worker', () => {
   let t: TestContext;
   before(async () => {
-    t = await createTestContext(); // no worker: the test plays the crashed one
+    // No worker: the test plays the crashed one. The simulator's messages stay 'queued': one that
+    // had stepped on to 'sending' (5 ms steps, a loaded machine) would match the row's own status,
+    // and the recovery would leave no step of its own in the timeline to check.
+    t = await createTestContext({ simulator: { statusStepMs: 60_000 } });
   });
   after(() => t.close());
 
