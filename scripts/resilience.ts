@@ -13,7 +13,7 @@ for (const engine of engines) {
   const files = [
     'test/security/hostile-input.test.ts',
     'test/bank/start-kill.resilience.ts',
-    ...(engine === 'postgres' ? ['test/notifications/worker-kills.resilience.ts'] : []),
+    ...(engine === 'postgres' ? ['test/notifications/worker-kills.resilience.ts'] : ['test/db/embedded-full-disk.resilience.ts']),
   ];
   const run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-timeout=3600000', '--test-concurrency=1', ...files], {
     stdio: 'inherit',
