@@ -15,7 +15,7 @@ import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import {
-  CALLBACK_GRACE_SECONDS, deliverSms, expireLateCode, fromSent, hasSid, isFinalStatus, parkWhileCircuitOpen, recordAccepted, recordFailure,
+  CALLBACK_GRACE_SECONDS, deliverSms, expireLateCode, followOpenClaims, fromSent, hasSid, isFinalStatus, parkWhileCircuitOpen, recordAccepted, recordFailure,
   STALE_CLAIM_MS, statusCallbackUrl, type SmsRow,
 } from './delivery.ts';
 import { findLostSend, unansweredBefore } from './lost-sends.ts';
@@ -49,6 +49,8 @@ export async function deliverSmsBatch(ctx: AppContext, lane: SmsLane, messageIds
   const from = messagingServiceSid ? undefined : phoneNumbers[0];
   const now = ctx.clock.now();
   const claimed = await claimBatch(ctx.db, messageIds, now);
+  const taken = new Set([...claimed.fresh, ...claimed.lost].map((row) => row.id));
+  await followOpenClaims(ctx, lane, messageIds.filter((id) => !taken.has(id)), now);
   // Those a dead worker left, and those whose last request went unanswered: maybe at Twilio already.
   const unanswered = await unansweredBefore(ctx.db, claimed.fresh);
   const fresh = claimed.fresh.filter((row) => !unanswered.has(row.id));

@@ -74,6 +74,27 @@ async function claim(db: Queryable, messageId: string, now: Date): Promise<{ row
   return stale && { row: stale, lost: true };
 }
 
+/**
+ * Of messages a claim could not take, those still 'sending' without a SID get a job for when their
+ * claim turns stale. Usually a live worker is sending them and the job finds them sent; but a claim
+ * whose answer the database lost in an outage (it committed, the worker saw an error and ran the
+ * job again) or a duplicate job replayed before the claim was stale would otherwise leave nothing
+ * to send the message: its job completed, and no sweep looks at 'sending'.
+ */
+export async function followOpenClaims(ctx: Pick<AppContext, 'db' | 'jobs'>, lane: SmsLane, messageIds: readonly string[], now: Date): Promise<number> {
+  if (!messageIds.length) return 0;
+  const open = await ctx.db.select({ id: smsMessages.id, updatedAt: smsMessages.updatedAt }).from(smsMessages)
+    .where(and(inArray(smsMessages.id, [...messageIds]), eq(smsMessages.status, 'sending'), isNull(smsMessages.twilioSid)));
+  const byDelay = new Map<number, string[]>();
+  for (const row of open) {
+    // Seconds until the claim is stale by the app's clock, run by the database's (as every retry).
+    const seconds = Math.max(1, Math.ceil((row.updatedAt.getTime() + STALE_CLAIM_MS - now.getTime()) / 1000) + 1);
+    byDelay.set(seconds, [...(byDelay.get(seconds) ?? []), row.id]);
+  }
+  for (const [startAfter, ids] of byDelay) await ctx.jobs.sendMany(undefined, lane, ids.map((messageId) => ({ messageId })), { startAfter });
+  return open.length;
+}
+
 /** Runs the send job of one message. */
 export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: string): Promise<void> {
   // Twilio is storming: the message waits, untouched, until the circuit lets a request through.
@@ -97,7 +118,11 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   }
   const now = ctx.clock.now();
   const claimed = await claim(ctx.db, messageId, now);
-  if (!claimed) return; // already sent, settled, or being sent by another worker
+  if (!claimed) {
+    // Already sent or settled; or claimed and not sent yet: looked at again once that claim is stale.
+    await followOpenClaims(ctx, lane, [messageId], now);
+    return;
+  }
   const { row } = claimed;
   const log = ctx.logger.child({ messageId, type: row.type });
   if (claimed.lost || (await unansweredBefore(ctx.db, [row])).has(row.id)) {

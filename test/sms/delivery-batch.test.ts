@@ -75,6 +75,14 @@ describe('a batch of sends', () => {
     // The job comes back before the claim is stale: nothing is sent while the claim may be alive.
     assert.equal((await deliverSmsBatch(t.ctx, 'sms.standard', ids)).size, 0);
     assert.equal(cut(), 3);
+    // But it leaves a job for each for when the claim is stale: a claim whose answer a database
+    // outage lost (the worker ran the job again at once) has no other job to send it.
+    const [followUps] = await rawRows<{ n: number; soonest: number; latest: number }>(t.ctx.db, sql`
+      select count(*)::int as n, min(extract(epoch from start_after - now()))::float as soonest, max(extract(epoch from start_after - now()))::float as latest
+      from pgboss.job where name = 'sms.standard' and state = 'created' and start_after > now()
+        and (data->>'messageId')::uuid = any(${`{${ids.join(',')}}`}::uuid[])`);
+    assert.equal(followUps?.n, 6, 'a follow-up job for each message claimed and unsent');
+    assert.ok(followUps && followUps.soonest > 25 && followUps.latest <= 31, `due when the claim is stale (30 s): in ${followUps?.soonest}-${followUps?.latest} s`);
     clock.advance(31_000);
     assert.equal((await deliverSmsBatch(t.ctx, 'sms.standard', ids)).size, 0);
 

@@ -3,7 +3,8 @@
 // and not sent again; not found (the request never got there), it is sent, once.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { rawRows } from '../../src/db/connection.ts';
 import { smsDeliveryAttempts, smsMessages, smsStatusHistory } from '../../src/db/schema.ts';
 import { deliverSms } from '../../src/sms/delivery.ts';
 import { queueSms } from '../../src/sms/outbox.ts';
@@ -49,6 +50,18 @@ describe('sends lost with their worker', () => {
     const rows = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.bodyRedacted, 'DominionTrust: same words'));
     assert.equal(new Set(rows.map((r) => r.twilioSid)).size, 2);
     assert.deepEqual((await sourcesOf(second)).at(-1)?.[1], 'send_answer');
+  });
+
+  it('leaves a job for a message whose claim is too fresh to take over, and sends nothing meanwhile', async () => {
+    const queued = await t.ctx.db.transaction((tx) => queueSms(t.ctx, tx, { type: 'transaction', lane: 'sms.standard', to: '+14155552671', body: 'DominionTrust: claimed, answer lost' }));
+    // As a claim whose answer a database outage lost leaves it: committed 10 s ago, the worker unaware.
+    await t.ctx.db.update(smsMessages).set({ status: 'sending', attempts: 1, updatedAt: new Date(t.ctx.clock.now().getTime() - 10_000) }).where(eq(smsMessages.id, queued.id));
+    await deliverSms(t.ctx, 'sms.standard', queued.id);
+    assert.equal(t.sim.messages().filter((m) => m.body === 'DominionTrust: claimed, answer lost').length, 0, 'not sent while the claim may be alive');
+    const [job] = await rawRows<{ due: number }>(t.ctx.db, sql`
+      select extract(epoch from start_after - now())::float as due from pgboss.job
+      where name = 'sms.standard' and state = 'created' and start_after > now() and data->>'messageId' = ${queued.id}`);
+    assert.ok(job && job.due > 15 && job.due <= 21, `a job due when the claim turns stale (in 20 s): ${JSON.stringify(job)}`);
   });
 
   /** Each status of a message's history and what reported it, oldest first. */
