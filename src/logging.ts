@@ -68,11 +68,22 @@ export function createLogger(options: LoggerOptions): Logger {
     // event nobody listens to would): stdout still has every line, and the file catches up once
     // it can be written, from a backlog of at most LOG_BACKLOG_BYTES.
     let told = false;
+    let failing = false;
     file.on('error', (error: NodeJS.ErrnoException) => {
+      failing = true;
       if (told) return;
       told = true;
       process.stderr.write(`dominion: cannot write ${dest} (${error.code ?? error.message}); its lines are held (up to 1 MiB) until it can be written\n`);
     });
+    file.on('write', () => (failing = false));
+    // pino flushes every stream after a fatal line, and sonic-boom's flushSync retries a write that
+    // fails with anything but EAGAIN forever, 100 ms apart, blocking the thread: on a full disk the
+    // process that logs why it stops would never stop. A file that is failing keeps its lines held
+    // instead (written synchronously, a file that is not failing holds nothing to flush).
+    const flushSync = file.flushSync.bind(file);
+    file.flushSync = () => {
+      if (!failing) flushSync();
+    };
     streams.push({ stream: file });
   }
   return pino(

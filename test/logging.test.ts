@@ -1,5 +1,10 @@
 // Secrets never reach the log file: not the auth token, not a one-time code, not a full number.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { smsMessages, users } from '../src/db/schema.ts';
@@ -8,6 +13,7 @@ import { createOtpChallenge } from '../src/otp/challenges.ts';
 import { CODE_PLACEHOLDER, queueSms } from '../src/sms/outbox.ts';
 import { scrubLine } from '../src/logging.ts';
 import { TEST_AUTH_TOKEN, createTestContext, eventually, type TestContext } from './helpers/context.ts';
+import { ROOT } from './helpers/process.ts';
 
 const CUSTOMER = '+14155552671';
 
@@ -57,5 +63,31 @@ describe('logs', () => {
     // A number a client put in a URL is logged URL-encoded with the request; one typed with spaces stays whole.
     assert.equal(scrubLine('"url":"/api/staff/messages?to=%2B14155552671&x=%2b447700900123"', []), '"url":"/api/staff/messages?to=***2671&x=***0123"');
     assert.equal(scrubLine('phone "+1 415 555 2671" refused', []), 'phone "***2671" refused');
+  });
+});
+
+describe('a log file on a full disk', () => {
+  it('does not hold the process: a fatal line (pino flushes after it) returns at once, on stdout still', () => {
+    // dominion.log is /dev/full: every write fails with ENOSPC, as on a disk that filled up.
+    const logDir = mkdtempSync(join(tmpdir(), 'dominion-log-full-'));
+    try {
+      symlinkSync('/dev/full', join(logDir, 'dominion.log'));
+      const script = `
+        import { createLogger } from ${JSON.stringify(pathToFileURL(join(ROOT, 'src/logging.ts')).href)};
+        const logger = createLogger({ level: 'info', logDir: ${JSON.stringify(logDir)}, stdout: true, secrets: [] });
+        logger.info('before the stop');
+        const started = Date.now();
+        logger.fatal('disk full: stopping');
+        console.log('fatal returned in ' + (Date.now() - started) + ' ms');`;
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(run.signal, null, `killed after 20 s: the fatal line held the process (sonic-boom's flushSync retrying ENOSPC)\n${run.stdout}${run.stderr}`);
+      assert.equal(run.status, 0, run.stderr);
+      const ms = Number(/fatal returned in (\d+) ms/.exec(run.stdout)?.[1]);
+      assert.ok(ms < 1000, run.stdout);
+      assert.match(run.stdout, /"level":60,.*"msg":"disk full: stopping"/);
+      assert.match(run.stderr, /cannot write .*dominion\.log \(ENOSPC\); its lines are held/);
+    } finally {
+      rmSync(logDir, { recursive: true, force: true });
+    }
   });
 });

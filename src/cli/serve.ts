@@ -17,6 +17,9 @@ import { removeAdminToken, writeAdminToken } from './admin-token.ts';
 import { EXIT } from './exit-codes.ts';
 import { startInProcessSimulator, wantsInProcessSimulator } from './in-process-simulator.ts';
 
+/** How long a process whose embedded database's disk is full takes to stop, at most. */
+const DISK_FULL_EXIT_MS = 5000;
+
 export interface ServeOptions {
   server: boolean;
   worker: boolean;
@@ -67,10 +70,12 @@ export async function serve(config: Config, options: ServeOptions): Promise<void
   let started = false;
   let full: DatabaseFullError | undefined;
   const stopOnFullDisk = (error: DatabaseFullError) => {
-    logger.fatal({ err: error.cause, dataDir: error.dataDir }, 'embedded database disk full: stopping');
+    // Nothing can be stored any more, so work still in flight can only fail (its requests are
+    // answered 503 at once, its jobs wait for a database that will not come back in this process):
+    // a few seconds for the answers to go out, then exit whatever is still running.
+    setTimeout(() => process.exit(EXIT.database), Math.min(config.shutdownTimeoutMs, DISK_FULL_EXIT_MS)).unref();
     console.error(`❌ ${error.userMessage}`);
-    // Exits even if a part of the shutdown does not finish: a hung process is what this avoids.
-    setTimeout(() => process.exit(EXIT.database), config.shutdownTimeoutMs + 5000).unref();
+    logger.fatal({ err: error.cause, dataDir: error.dataDir }, 'embedded database disk full: stopping');
     void shutdown('embedded database disk full').finally(() => process.exit(EXIT.database));
   };
   runtime.database.onFailure((error) => {
