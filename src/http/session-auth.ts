@@ -52,14 +52,21 @@ export const MAX_INPUT_DEPTH = 16;
  * takes, or text no field can take, a NUL (PostgreSQL cannot store it) or a lone surrogate (not
  * Unicode: it has no UTF-8). Walked without recursion, so no depth overflows the stack.
  */
+/** Longest field path a refusal quotes: a key a client made kilobytes long is cut, not echoed whole. */
+const QUOTED_PATH_CHARS = 64;
+
+function quoted(path: string): string {
+  return path.length > QUOTED_PATH_CHARS ? `${path.slice(0, QUOTED_PATH_CHARS)}… (a field name of ${path.length} characters)` : path;
+}
+
 export function unreadableInput(input: unknown): string | undefined {
   const pending: { value: unknown; path: string; depth: number }[] = [{ value: input, path: 'body', depth: 0 }];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const { value, path, depth } = next;
     if (typeof value === 'string') {
-      if (value.includes('\0') || !value.isWellFormed()) return `${path}: contains a NUL character or a broken Unicode character (a lone surrogate); send plain text.`;
+      if (value.includes('\0') || !value.isWellFormed()) return `${quoted(path)}: contains a NUL character or a broken Unicode character (a lone surrogate); send plain text.`;
     } else if (value !== null && typeof value === 'object') {
-      if (depth >= MAX_INPUT_DEPTH) return `${path}: nested deeper than ${MAX_INPUT_DEPTH} levels; send the fields documented at /docs.`;
+      if (depth >= MAX_INPUT_DEPTH) return `${quoted(path)}: nested deeper than ${MAX_INPUT_DEPTH} levels; send the fields documented at /docs.`;
       for (const [key, child] of Object.entries(value)) {
         pending.push({ value: key, path, depth }, { value: child, path: path === 'body' ? key : `${path}.${key}`, depth: depth + 1 });
       }
@@ -73,5 +80,9 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   if (unreadable) throw new AppError('validation_failed', unreadable);
   const parsed = schema.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
-  throw new AppError('validation_failed', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  throw new AppError('validation_failed', parsed.error.issues.map((i) => {
+    const at = quoted(i.path.join('.') || 'body');
+    if (i.code === 'unrecognized_keys') return `${at}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.slice(0, 5).map((k) => `"${quoted(k)}"`).join(', ')}${i.keys.length > 5 ? ` and ${i.keys.length - 5} more` : ''}; send only the fields documented at /docs.`;
+    return `${at}: ${i.message}`;
+  }).join('; '));
 }
