@@ -52,9 +52,16 @@ function recordAttempt(db: Queryable, row: SmsRow, startedAt: Date, finishedAt: 
   return db.insert(smsDeliveryAttempts).values({ smsMessageId: row.id, attempt: row.attempts, startedAt, finishedAt, ...attempt });
 }
 
-/** Delay before retry `attempt` (1-based): exponential with full jitter, at least Retry-After. */
-export function retryDelayMs(attempt: number, retryAfterMs: number | null, random: () => number = Math.random): number {
-  const ceiling = Math.min(60_000, 1_000 * 2 ** attempt);
+/**
+ * First retry delay of a code (the critical lane): a customer is waiting on it and it expires in
+ * minutes, so it retries 4x sooner than an alert; Retry-After still holds, and while Twilio
+ * storms the circuit breaker, not the backoff, keeps the requests away.
+ */
+export const CODE_RETRY_BASE_MS = 250;
+
+/** Delay before retry `attempt` (1-based): exponential from `baseMs` with full jitter, at least Retry-After. */
+export function retryDelayMs(attempt: number, retryAfterMs: number | null, random: () => number = Math.random, baseMs = 1_000): number {
+  const ceiling = Math.min(60_000, baseMs * 2 ** attempt);
   return Math.max(retryAfterMs ?? 0, Math.round(ceiling / 2 + (random() * ceiling) / 2));
 }
 
@@ -297,7 +304,7 @@ export async function recordFailure(ctx: AppContext, lane: SmsLane, row: SmsRow,
   }
   const now = ctx.clock.now();
   const attempt = { twilioCode: error.twilioCode, errorKind: error.mayHaveArrived || options.unanswered ? NO_ANSWER : error.kind, errorMessage: error.userMessage };
-  const delay = retryDelayMs(row.attempts, error.retryAfterMs);
+  const delay = retryDelayMs(row.attempts, error.retryAfterMs, Math.random, lane === 'sms.critical' ? CODE_RETRY_BASE_MS : 1_000);
   const retryAt = new Date(now.getTime() + delay);
   const canRetry = error.retryable && row.attempts < MAX_SEND_ATTEMPTS && (!row.sendBefore || retryAt < row.sendBefore);
   const failure = { errorCode: error.twilioCode, errorMessage: error.userMessage, updatedAt: now };

@@ -2,10 +2,11 @@
 // the real Twilio SDK to the simulator; outcomes land in the message log.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { rawRows } from '../../src/db/connection.ts';
 import { smsMessages } from '../../src/db/schema.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
-import { deliverSms, retryDelayMs } from '../../src/sms/delivery.ts';
+import { CODE_RETRY_BASE_MS, deliverSms, retryDelayMs } from '../../src/sms/delivery.ts';
 import { queueSms } from '../../src/sms/outbox.ts';
 import { createTestContext, eventually, type TestContext } from '../helpers/context.ts';
 
@@ -117,6 +118,40 @@ describe('retry delay', () => {
     assert.equal(retryDelayMs(3, null, () => 0), 4000);
     assert.equal(retryDelayMs(20, null, () => 1), 60_000);
     assert.equal(retryDelayMs(1, 7000, () => 0), 7000);
+  });
+
+  it('is 4x shorter for a code, which a customer is waiting on, but never shorter than Retry-After', () => {
+    assert.equal(retryDelayMs(1, null, () => 0, CODE_RETRY_BASE_MS), 250);
+    assert.equal(retryDelayMs(1, null, () => 1, CODE_RETRY_BASE_MS), 500);
+    assert.equal(retryDelayMs(3, null, () => 1, CODE_RETRY_BASE_MS), 2000);
+    assert.equal(retryDelayMs(1, 3000, () => 0, CODE_RETRY_BASE_MS), 3000);
+  });
+});
+
+describe('the retry of a failed send', () => {
+  let t: TestContext;
+  before(async () => {
+    t = await createTestContext(); // no worker: the test runs the sends and reads their retry jobs
+  });
+  after(() => t.close());
+
+  it('comes 4x sooner for a code (critical lane) than for an alert', async () => {
+    t.sim.setBalance(0); // 20005, retryable, no Retry-After
+    const dueIn = async (lane: 'sms.critical' | 'sms.standard') => {
+      const queued = await t.ctx.db.transaction((tx) => queueSms(t.ctx, tx, { type: 'test_message', lane, to: CUSTOMER, body: `DominionTrust: retry on ${lane}` }));
+      await deliverSms(t.ctx, lane, queued.id);
+      assert.equal((await messageRow(t, queued.id)).status, 'retrying');
+      const [job] = await rawRows<{ due: number }>(t.ctx.db, sql`
+        select extract(epoch from start_after - created_on)::float * 1000 as due from pgboss.job
+        where name = ${lane} and state = 'created' and start_after > created_on and data->>'messageId' = ${queued.id}`);
+      assert.ok(job, `a retry job on ${lane}`);
+      return job.due;
+    };
+    const code = await dueIn('sms.critical');
+    const alert = await dueIn('sms.standard');
+    assert.ok(code >= 240 && code <= 600, `a code's first retry in 250-500 ms: ${code} ms`);
+    assert.ok(alert >= 990 && alert <= 2100, `an alert's first retry in 1-2 s: ${alert} ms`);
+    t.sim.setBalance(15);
   });
 });
 
