@@ -8,6 +8,7 @@ import { sendEmailNotification } from '../notifications/email.ts';
 import { pruneLimitCounters } from '../notifications/limits.ts';
 import { sweepNotifications } from '../notifications/sweep.ts';
 import { notifyPhoneUnreachable } from '../notifications/unreachable.ts';
+import { resumeRetryingCodes } from '../sms/delivery.ts';
 import { deliverSmsBatch } from '../sms/delivery-batch.ts';
 import { refreshSmsStatusBatch } from '../sms/status-batch.ts';
 import { placeCodeCall } from '../voice/code-call.ts';
@@ -19,7 +20,8 @@ import { SCHEDULES, type QueueName, type SmsLane } from './registry.ts';
  * so a security alert's policy step has the critical lane's workers too.
  */
 const LANES: { lane: SmsLane; share: number; pollSeconds: number }[] = [
-  { lane: 'sms.critical', share: 0.5, pollSeconds: 1 },
+  // Codes: the shortest poll pg-boss allows, so a code retry due in 250 ms is not found a second late.
+  { lane: 'sms.critical', share: 0.5, pollSeconds: 0.5 },
   { lane: 'sms.standard', share: 0.35, pollSeconds: 1 },
   { lane: 'sms.bulk', share: 0.15, pollSeconds: 2 },
 ];
@@ -40,7 +42,7 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
   const total = options.concurrency ?? ctx.config.workerConcurrency;
   for (const { lane, share, pollSeconds } of LANES.filter((l) => !options.lanes || options.lanes.includes(l.lane))) {
     // Each fetched batch is worked set-based: its policy steps together, then its sends together.
-    await ctx.jobs.workBatch(
+    const workerId = await ctx.jobs.workBatch(
       lane,
       { concurrency: Math.max(2, Math.round(total * share)), pollSeconds },
       async (jobs) => {
@@ -61,6 +63,17 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
         return failed;
       },
     );
+    // After a storm the codes parked meanwhile are due: fetched now, before the backlog, not at the
+    // next poll; and those a failed attempt left waiting out a backoff go now too.
+    if (lane === 'sms.critical') {
+      ctx.twilioCircuit.onClosed(() => {
+        ctx.jobs.boss.notifyWorker(workerId);
+        resumeRetryingCodes(ctx).then(
+          (resumed) => resumed && ctx.logger.info({ resumed }, 'twilio answers again: codes waiting to retry sent now'),
+          (error: unknown) => ctx.logger.warn({ err: error }, 'could not resume the codes waiting to retry; they go at their retry time'),
+        );
+      });
+    }
   }
   // Code calls are as urgent as code SMS: they run wherever the critical lane does.
   if (!options.lanes || options.lanes.includes('sms.critical')) {

@@ -81,6 +81,26 @@ async function claim(db: Queryable, messageId: string, now: Date): Promise<{ row
   return stale && { row: stale, lost: true };
 }
 
+/** Codes looked at when the circuit closes: none lives longer (OTP_POLICY.ttlMs is minutes). */
+const CODE_LOOK_BACK_MS = 60 * 60_000;
+
+/**
+ * After a storm (the account's circuit closed again): the codes waiting out a retry backoff go
+ * now, on the critical lane, instead of after the backoff the storm grew, when the backlog it
+ * held back is already going. Twilio's Retry-After is past: the circuit stayed open for it.
+ * Returns how many were resumed; their old jobs find them sent and stop.
+ */
+export async function resumeRetryingCodes(ctx: Pick<AppContext, 'db' | 'jobs' | 'clock'>): Promise<number> {
+  const now = ctx.clock.now();
+  const waiting = await ctx.db.select({ id: smsMessages.id }).from(smsMessages).where(and(
+    sql`${smsMessages.createdAt} > ${new Date(now.getTime() - CODE_LOOK_BACK_MS).toISOString()}::timestamptz`,
+    eq(smsMessages.status, 'retrying'), isNull(smsMessages.twilioSid),
+    sql`${smsMessages.sendBefore} > ${now.toISOString()}::timestamptz`,
+  ));
+  await ctx.jobs.sendMany(undefined, 'sms.critical', waiting.map(({ id }) => ({ messageId: id })));
+  return waiting.length;
+}
+
 /**
  * Of messages a claim could not take, those still 'sending' without a SID get a job for when their
  * claim turns stale. Usually a live worker is sending them and the job finds them sent; but a claim

@@ -59,6 +59,7 @@ export class ProviderCircuit {
   #failuresInARow = 0;
   #openUntil = 0;
   #probeInFlight = false;
+  readonly #onClosed: (() => void)[] = [];
 
   constructor(accountSid: string, settings: CircuitSettings, metrics: Metrics, now: () => number = Date.now) {
     this.account = accountLabel(accountSid);
@@ -75,6 +76,14 @@ export class ProviderCircuit {
   /** The shortest open period (TWILIO_BREAKER_OPEN_MS). */
   get openMs(): number {
     return this.#settings.openMs;
+  }
+
+  /**
+   * Calls `listener` each time the circuit closes again after a storm: the worker wakes its code
+   * lane then, so the codes parked meanwhile go before the backlog instead of at the next poll.
+   */
+  onClosed(listener: () => void): void {
+    this.#onClosed.push(listener);
   }
 
   /** Counts requests the caller did not make because the circuit was open (see run). */
@@ -119,7 +128,9 @@ export class ProviderCircuit {
 
   #succeeded(): void {
     this.#failuresInARow = 0;
-    if (this.#state !== 'closed') this.#enter('closed');
+    if (this.#state === 'closed') return;
+    this.#enter('closed');
+    for (const listener of this.#onClosed) listener();
   }
 
   #failed(error: SmsProviderError, probe: boolean): void {

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecordLine } from './recorder.ts';
 
-export type FindingClass = 'secret' | 'code' | 'card' | 'phone';
+export type FindingClass = 'secret' | 'code' | 'credential' | 'card' | 'phone';
 
 export interface Finding {
   class: FindingClass;
@@ -28,6 +28,11 @@ export interface ScanRules {
   publicDefaults: readonly { name: string; value: string; usage: RegExp }[];
   /** Every one-time code the bank sent (see issuedCodes). */
   codes: ReadonlySet<string>;
+  /**
+   * Credentials the bank showed their owner once (see issuedCredentials): value to what it is.
+   * Allowed only in the answer that issued them.
+   */
+  credentials?: ReadonlyMap<string, { what: string; issuedIn: RecordLine }>;
   /** Numbers that are nobody's: the bank's senders, Twilio's magic test numbers; number to why. */
   notCustomers: ReadonlyMap<string, string>;
   /** Twilio's magic test numbers (+1 500 555 xxxx): never a handset. */
@@ -76,6 +81,29 @@ export function issuedCodes(records: readonly RecordLine[]): Set<string> {
     }
   }
   return codes;
+}
+
+/**
+ * The credentials the bank's answers showed their owner once: backup codes (POST
+ * /api/2fa/backup-codes) and authenticator secrets (POST /api/2fa/totp, also inside the otpauth://
+ * URI). Anywhere but that one answer they are a finding: a log line, another answer, a CLI output.
+ */
+export function issuedCredentials(records: readonly RecordLine[]): Map<string, { what: string; issuedIn: RecordLine }> {
+  const found = new Map<string, { what: string; issuedIn: RecordLine }>();
+  for (const r of records) {
+    if (r.kind !== 'http' || r.side !== 'bank' || r.status !== 201) continue;
+    let body: { codes?: unknown; secret?: unknown };
+    try {
+      body = JSON.parse(r.text) as typeof body;
+    } catch {
+      continue;
+    }
+    if (r.where === 'POST /api/2fa/backup-codes' && Array.isArray(body.codes)) {
+      for (const code of body.codes) if (typeof code === 'string') found.set(code, { what: 'a backup code', issuedIn: r });
+    }
+    if (r.where === 'POST /api/2fa/totp' && typeof body.secret === 'string') found.set(body.secret, { what: "an authenticator app's secret", issuedIn: r });
+  }
+  return found;
 }
 
 export function luhn(digits: string): boolean {
@@ -210,6 +238,10 @@ export function findingsIn(r: RecordLine, rules: ScanRules): Finding[] {
   for (const { name, value, usage } of rules.publicDefaults) {
     if (r.kind === 'cli' && usage.test(text)) continue;
     for (let i = text.indexOf(value); i >= 0; i = text.indexOf(value, i + value.length)) add('secret', name, i, value.length);
+  }
+  for (const [value, { what, issuedIn }] of rules.credentials ?? []) {
+    if (issuedIn === r) continue;
+    for (let i = text.indexOf(value); i >= 0; i = text.indexOf(value, i + value.length)) add('credential', what, i, value.length);
   }
   // The simulator's answers are what Twilio and the customer's handset see: their SMS carry codes.
   if (r.side === 'phone') return found;

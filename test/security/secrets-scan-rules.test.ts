@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RecordLine } from '../helpers/recorder.ts';
-import { findingsIn, issuedCodes, phoneNumbersIn, scan, typedNumbers, type FindingClass, type ScanRules } from '../helpers/secrets-scan.ts';
+import { findingsIn, issuedCodes, issuedCredentials, phoneNumbersIn, scan, typedNumbers, type FindingClass, type ScanRules } from '../helpers/secrets-scan.ts';
 
 const ALICE = { userId: 'a1', staff: false, phone: '+14155550111' };
 const BOB = { userId: 'b2', staff: false, phone: '+14155550222' };
@@ -79,6 +79,22 @@ describe('secrets scan rules', () => {
     found({ kind: 'log', where: 'dominion.log', text: '{"time":1764000000123,"pid":482913,"sid":"SMa26019980543342b4a2906cbae440d4e","v":0.004347823576748247,"w":7.29939703786281e+210,"u":"%2B301"}' }, []);
     found(answer(`{"balance":"1,482,913.00","last4":"2671","id":"${CODE}7"}`, { viewer: ALICE }), []);
     found(answer('{"card":"4111111111111112"}', { viewer: ALICE }), []); // fails Luhn
+  });
+
+  it('harvests the backup codes and authenticator secret shown once, and finds them anywhere but that answer', () => {
+    const backup = answer('{"codes":["k7qm-x3tz","p2wd-9hfa"],"createdAt":"2026-12-03T12:00:00Z"}', { where: 'POST /api/2fa/backup-codes', status: 201, viewer: ALICE });
+    const totp = answer('{"uri":"otpauth://totp/DominionTrust:alice?secret=JBSWY3DPEHPK3PXPJBSWY3DP&issuer=DominionTrust","secret":"JBSWY3DPEHPK3PXPJBSWY3DP"}', { where: 'POST /api/2fa/totp', status: 201, viewer: ALICE });
+    const refused = answer('{"codes":["zzzz-zzzz"]}', { where: 'POST /api/2fa/backup-codes', status: 403, viewer: ALICE });
+    const credentials = issuedCredentials([backup, totp, refused]);
+    assert.deepEqual([...credentials.keys()].sort(), ['JBSWY3DPEHPK3PXPJBSWY3DP', 'k7qm-x3tz', 'p2wd-9hfa']);
+    const withCredentials = { ...rules, credentials };
+    const judged = (record: RecordLine) => findingsIn(record, withCredentials).map((f) => `${f.class}: ${f.what}`);
+    assert.deepEqual(judged(backup), [], 'the answer that shows them');
+    assert.deepEqual(judged(totp), []);
+    assert.deepEqual(judged({ kind: 'log', where: 'dominion.log', text: '{"msg":"login","body":{"code":"k7qm-x3tz"}}' }), ['credential: a backup code']);
+    assert.deepEqual(judged(answer('{"secret":"JBSWY3DPEHPK3PXPJBSWY3DP"}', { where: 'GET /api/2fa', viewer: ALICE })), ["credential: an authenticator app's secret"]);
+    assert.deepEqual(judged({ kind: 'cli', where: 'dominion users show alice', text: 'backup codes: p2wd-9hfa' }), ['credential: a backup code']);
+    tried += 5;
   });
 
   it('harvests the codes the bank sent from SMS bodies and voice TwiML, and reads numbers as typed', () => {

@@ -16,7 +16,7 @@ import { DEMO_PHONE_NUMBER, DEMO_STAFF_PHONE_NUMBER } from '../../src/users/demo
 import { TEST_AUTH_TOKEN, TEST_SENDER, testEnv } from '../helpers/context.ts';
 import { PASSWORD } from '../helpers/customers.ts';
 import { ROOT } from '../helpers/process.ts';
-import { allowances, issuedCodes, readRecordsByProcess, scan, type Finding, type ScanRules } from '../helpers/secrets-scan.ts';
+import { allowances, issuedCodes, issuedCredentials, readRecordsByProcess, scan, type Finding, type ScanRules } from '../helpers/secrets-scan.ts';
 import { API_KEY, AUTH_TOKEN as SIMULATOR_TEST_TOKEN, OWNED_NUMBER } from '../simulator/fixture.ts';
 
 /** Run alone: the parts of the suite that touch codes, phones, cards, the console and the CLI. */
@@ -59,7 +59,7 @@ function byClass(found: readonly Finding[]): string {
 }
 
 describe('secrets in everything the suite produced', () => {
-  it('no auth token, API key secret, password, issued code, card number, or full phone number outside its owner\'s view in any log line, HTTP answer or CLI output', () => {
+  it('no auth token, API key secret, password, issued code, backup code, authenticator secret, card number, or full phone number outside its owner\'s view in any log line, HTTP answer or CLI output', () => {
     const started = performance.now();
     let dir = process.env.DOMINION_TEST_RECORD_DIR;
     let own: string | undefined;
@@ -81,17 +81,21 @@ describe('secrets in everything the suite produced', () => {
       const logLines = logs.reduce((n, r) => n + r.text.split('\n').length, 0);
       const cli = records.filter((r) => r.kind === 'cli').length;
       let codes = 0;
+      // Shown once to their owner, in one answer of any process: looked for everywhere else.
+      const credentials = issuedCredentials(records);
       const bad = processes.flatMap((own) => {
         const issued = issuedCodes(own);
         codes += issued.size;
-        return scan(own, { ...RULES, codes: issued });
+        return scan(own, { ...RULES, codes: issued, credentials });
       });
       const rules: ScanRules = { ...RULES, codes: new Set() };
       const allowed = [...allowances(records, rules)].map(([why, n]) => `${n} ${why}`).join(', ');
-      console.log(`secrets scan: ${http.length} HTTP answers (${simulator} of them the simulator's, ${signedIn} to a signed-in user), ${logLines} log lines in ${logs.length} files, ${cli} CLI outputs; ${codes} issued codes (in ${processes.length} test processes) and ${Object.keys(rules.secrets).length + rules.publicDefaults.length} secrets looked for; full numbers allowed: ${allowed || 'none'}; ${bad.length} findings${bad.length ? ` (${byClass(bad)})` : ''} (${Math.round(performance.now() - started)} ms)`);
+      console.log(`secrets scan: ${http.length} HTTP answers (${simulator} of them the simulator's, ${signedIn} to a signed-in user), ${logLines} log lines in ${logs.length} files, ${cli} CLI outputs; ${codes} issued codes (in ${processes.length} test processes), ${credentials.size} backup codes and authenticator secrets shown once, and ${Object.keys(rules.secrets).length + rules.publicDefaults.length} secrets looked for; full numbers allowed: ${allowed || 'none'}; ${bad.length} findings${bad.length ? ` (${byClass(bad)})` : ''} (${Math.round(performance.now() - started)} ms)`);
       assert.ok(http.length > 100 && logs.length > 0 && cli > 0, `the recorder saw HTTP answers (${http.length}), logs (${logs.length}) and CLI output (${cli})`);
       assert.ok(signedIn > 0, 'the recorder knew who was signed in');
       assert.ok(codes > 10, `codes were issued and harvested from what the bank sent (${codes})`);
+      // Floors met only by the whole suite: run alone, the sample enrols no authenticator.
+      if (!own) assert.ok(credentials.size > 10, `backup codes and authenticator secrets were harvested from their answers (${credentials.size})`);
       const shown = bad.slice(0, 30).map((f) => `${f.what} in ${f.where}: ${f.excerpt}`);
       assert.deepEqual(shown, [], `${bad.length} secrets found`);
     } finally {
