@@ -47,11 +47,6 @@ export function requireStaff(request: FastifyRequest): SessionUser {
 /** No request the API documents nests deeper; deeper JSON is refused before anything walks it. */
 export const MAX_INPUT_DEPTH = 16;
 
-/**
- * What makes a request unreadable before its schema is checked: JSON nested deeper than any route
- * takes, or text no field can take, a NUL (PostgreSQL cannot store it) or a lone surrogate (not
- * Unicode: it has no UTF-8). Walked without recursion, so no depth overflows the stack.
- */
 /** Longest field path a refusal quotes: a key a client made kilobytes long is cut, not echoed whole. */
 const QUOTED_PATH_CHARS = 64;
 
@@ -59,6 +54,11 @@ function quoted(path: string): string {
   return path.length > QUOTED_PATH_CHARS ? `${path.slice(0, QUOTED_PATH_CHARS)}… (a field name of ${path.length} characters)` : path;
 }
 
+/**
+ * What makes a request unreadable before its schema is checked: JSON nested deeper than any route
+ * takes, or text no field can take, a NUL (PostgreSQL cannot store it) or a lone surrogate (not
+ * Unicode: it has no UTF-8). Walked without recursion, so no depth overflows the stack.
+ */
 export function unreadableInput(input: unknown): string | undefined {
   const pending: { value: unknown; path: string; depth: number }[] = [{ value: input, path: 'body', depth: 0 }];
   for (let next = pending.pop(); next; next = pending.pop()) {

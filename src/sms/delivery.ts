@@ -81,6 +81,8 @@ async function claim(db: Queryable, messageId: string, now: Date): Promise<{ row
   return stale && { row: stale, lost: true };
 }
 
+/** Twilio's "Insufficient Funds": a retryable failure that a closing circuit says nothing about. */
+const INSUFFICIENT_FUNDS = 20005;
 /** Codes looked at when the circuit closes: none lives longer (OTP_POLICY.ttlMs is minutes). */
 const CODE_LOOK_BACK_MS = 60 * 60_000;
 
@@ -96,6 +98,8 @@ export async function resumeRetryingCodes(ctx: Pick<AppContext, 'db' | 'jobs' | 
     sql`${smsMessages.createdAt} > ${new Date(now.getTime() - CODE_LOOK_BACK_MS).toISOString()}::timestamptz`,
     eq(smsMessages.status, 'retrying'), isNull(smsMessages.twilioSid),
     sql`${smsMessages.sendBefore} > ${now.toISOString()}::timestamptz`,
+    // An empty balance (20005) is no storm: the account still has none, so those keep their backoff.
+    sql`${smsMessages.errorCode} is distinct from ${INSUFFICIENT_FUNDS}`,
   ));
   await ctx.jobs.sendMany(undefined, 'sms.critical', waiting.map(({ id }) => ({ messageId: id })));
   return waiting.length;
