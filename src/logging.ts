@@ -1,6 +1,6 @@
 // Structured logs (pino) to stdout and to LOG_DIR/dominion.log. Secrets never reach either:
-// known fields are redacted by path, and every line is scrubbed of the configured secret values
-// and of full phone numbers (kept as their last four digits) before it is written.
+// known fields are redacted by path, and every line is scrubbed of the configured secret values,
+// of full phone numbers and of card numbers (both kept as their last four digits) before it is written.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pinoPretty from 'pino-pretty';
@@ -35,11 +35,32 @@ const SECRET_PATHS = [
  */
 const FULL_NUMBER = /(?:\+|%2B)(?:1[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?!\d)|\d{8,15})/gi;
 
-/** Removes secrets and full phone numbers from one serialised log line. */
+/** A card number as text may carry one: 13-19 digits, plain or in groups of four; Luhn decides. */
+const CARD_NUMBER = /(?<![\w.+-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7})(?![\w.]|[ -]\d)/g;
+/** A JSON string in a serialised line: card numbers are looked for only there, never in `time` or `pid`. */
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
+
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    const d = Number(digits[digits.length - 1 - i]);
+    sum += i % 2 === 1 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d;
+  }
+  return sum % 10 === 0;
+}
+
+/**
+ * Removes secrets, full phone numbers and card numbers (PCI DSS: a PAN is never logged whole; kept
+ * as its last four digits) from one serialised log line.
+ */
 export function scrubLine(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const secret of secrets) out = out.split(secret).join('[REDACTED]');
-  return out.replace(FULL_NUMBER, (phone) => maskPhoneNumber(phone.replace(/^%2B/i, '+')));
+  out = out.replace(FULL_NUMBER, (phone) => maskPhoneNumber(phone.replace(/^%2B/i, '+')));
+  return out.replace(JSON_STRING, (text) => text.replace(CARD_NUMBER, (card) => {
+    const digits = card.replace(/\D/g, '');
+    return luhn(digits) ? `****${digits.slice(-4)}` : card;
+  }));
 }
 
 /**

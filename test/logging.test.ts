@@ -64,6 +64,14 @@ describe('logs', () => {
     assert.equal(scrubLine('"url":"/api/staff/messages?to=%2B14155552671&x=%2b447700900123"', []), '"url":"/api/staff/messages?to=***2671&x=***0123"');
     assert.equal(scrubLine('phone "+1 415 555 2671" refused', []), 'phone "***2671" refused');
   });
+
+  it('scrubLine masks a card number in any string of the line, never a number field', () => {
+    // A client may put anything in a URL: a valid card number there is logged as its last four.
+    assert.equal(scrubLine('{"time":1796299303609,"req":{"url":"/api/x?lane=4111111111111111&n=4111 1111 1111 1111"}}', []),
+      '{"time":1796299303609,"req":{"url":"/api/x?lane=****1111&n=****1111"}}');
+    // Not Luhn-valid, or a number outside any string (a timestamp that happens to pass): left alone.
+    assert.equal(scrubLine('{"time":4111111111111111,"msg":"ref 4111111111111112"}', []), '{"time":4111111111111111,"msg":"ref 4111111111111112"}');
+  });
 });
 
 describe('a log file on a full disk', () => {
