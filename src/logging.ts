@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pinoPretty from 'pino-pretty';
 import pino, { type Logger } from 'pino';
+import { luhnValid } from './cards/luhn.ts';
 import { maskPhoneNumber } from './sms/phone.ts';
 
 export type { Logger } from 'pino';
@@ -40,15 +41,6 @@ const CARD_NUMBER = /(?<![\w.+-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,7})(
 /** A JSON string in a serialised line: card numbers are looked for only there, never in `time` or `pid`. */
 const JSON_STRING = /"(?:[^"\\]|\\.)*"/g;
 
-function luhn(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    const d = Number(digits[digits.length - 1 - i]);
-    sum += i % 2 === 1 ? (d * 2 > 9 ? d * 2 - 9 : d * 2) : d;
-  }
-  return sum % 10 === 0;
-}
-
 /**
  * Removes secrets, full phone numbers and card numbers (PCI DSS: a PAN is never logged whole; kept
  * as its last four digits) from one serialised log line.
@@ -59,7 +51,7 @@ export function scrubLine(line: string, secrets: readonly string[]): string {
   out = out.replace(FULL_NUMBER, (phone) => maskPhoneNumber(phone.replace(/^%2B/i, '+')));
   return out.replace(JSON_STRING, (text) => text.replace(CARD_NUMBER, (card) => {
     const digits = card.replace(/\D/g, '');
-    return luhn(digits) ? `****${digits.slice(-4)}` : card;
+    return luhnValid(digits) ? `****${digits.slice(-4)}` : card;
   }));
 }
 

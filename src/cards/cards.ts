@@ -10,6 +10,9 @@ import { cards } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import { recordEvent } from '../events/events.ts';
 import { requireOwnAccount } from '../bank/accounts.ts';
+import { luhnValid } from './luhn.ts';
+
+export { luhnValid };
 
 export type CardRow = typeof cards.$inferSelect;
 export type CardStatus = 'active' | 'blocked' | 'expired';
@@ -45,21 +48,6 @@ export function cardView(row: CardRow): CardView {
 /** One message for "not yours" and "does not exist", so an answer never tells which. */
 export function cardNotFound(): AppError {
   return new AppError('not_found', 'No such card among yours. Check the card id (GET /api/cards lists your cards).');
-}
-
-/** True when `digits` passes the Luhn check (ISO/IEC 7812), as every card number must. */
-export function luhnValid(digits: string): boolean {
-  if (!/^\d+$/.test(digits)) return false;
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return sum % 10 === 0;
 }
 
 /** A fresh 16-digit card number on `bin`: random account digits (CSPRNG), then the Luhn check digit. */

@@ -3,8 +3,8 @@
 // stops with exit code 12 instead of hanging, a start on the full disk fails at once, and once
 // there is space again every committed row is there, intact, and the service works.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import { users } from '../../src/db/schema.ts';
 import { DEMO_PHONE_NUMBER, DEMO_STAFF_PHONE_NUMBER } from '../../src/users/demo.ts';
 import { TEST_ENGINE } from '../helpers/database.ts';
 import { freePort, ROOT, startDominion, waitForHttp, type RunningProcess } from '../helpers/process.ts';
+import { fillDisk, mountTmpfs, unmount } from '../helpers/tmpfs.ts';
 
 const FULL_MESSAGE = /The bank's embedded database has no disk space left \([\d.]+ MiB free, at least 32 MiB needed\): free space on the disk of .+ \(or move DATA_DIR to a larger disk\) and restart/;
 const MiB = 1024 * 1024;
@@ -24,44 +25,6 @@ const freeMiB = (dir: string) => {
   const s = statfsSync(dir);
   return (s.bavail * s.bsize) / MiB;
 };
-
-/** Mounts a tmpfs of `sizeMiB` at `dir`; returns why it could not, if it could not. */
-function mountTmpfs(dir: string, sizeMiB: number): string | undefined {
-  mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'tmpfs', dir], { stdio: 'pipe' });
-    return undefined;
-  } catch (error) {
-    return `cannot mount a tmpfs here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()}); this test needs root`;
-  }
-}
-
-function unmount(dir: string): void {
-  try {
-    execFileSync('umount', [dir], { stdio: 'pipe' });
-  } catch {
-    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-  }
-}
-
-/** Writes a filler file until the disk refuses; returns its size. `leave` bytes are given back. */
-function fillDisk(file: string, leave = 0): number {
-  const fd = openSync(file, 'w');
-  let size = 0;
-  try {
-    for (const chunk of [Buffer.alloc(MiB), Buffer.alloc(4096)]) {
-      try {
-        for (;;) size += writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  if (leave) execFileSync('truncate', ['-s', String(size - leave), file]);
-  return size - leave;
-}
 
 /** PostgreSQL's own checks (amcheck) over every table and btree index: the list of problems. */
 async function integrityProblems(dataDir: string): Promise<{ tables: number; indexes: number; problems: string[] }> {

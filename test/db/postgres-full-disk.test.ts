@@ -5,44 +5,26 @@
 // once there is space the same request with its Idempotency-Key is made once.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'drizzle-orm';
+import pg from 'pg';
 import { rawRows } from '../../src/db/connection.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createTestContext, DaytimeClock } from '../helpers/context.ts';
 import { customer } from '../helpers/customers.ts';
-import { TEST_ENGINE } from '../helpers/database.ts';
-
-/** Writes a filler file until the disk refuses; returns its size. */
-function fillDisk(file: string): number {
-  const fd = openSync(file, 'w');
-  let size = 0;
-  try {
-    for (const chunk of [Buffer.alloc(1024 * 1024), Buffer.alloc(4096), Buffer.alloc(512)]) {
-      try {
-        for (;;) size += writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return size;
-}
+import { TEST_ENGINE, TEST_POSTGRES_URL } from '../helpers/database.ts';
+import { fillDisk, mountTmpfs, unmount } from '../helpers/tmpfs.ts';
 
 describe('PostgreSQL out of disk space', { skip: TEST_ENGINE !== 'postgres' && 'PostgreSQL only: the embedded database has its own full-disk test' }, () => {
   it('a deposit that meets 53100 is answered 503 with Retry-After, keeps nothing, and is made once when retried after space is freed', async (test) => {
     const mnt = mkdtempSync(join(tmpdir(), 'dominion-pg-full-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt], { stdio: 'pipe' });
-      execFileSync('chown', ['postgres:postgres', mnt], { stdio: 'pipe' });
-    } catch (error) {
+    const refused = mountTmpfs(mnt, 8);
+    if (refused) {
       rmSync(mnt, { recursive: true, force: true });
-      return test.skip(`cannot mount a tmpfs for the server here (${String((error as { stderr?: Buffer }).stderr ?? error).trim()}); this test needs root`);
+      return test.skip(refused);
     }
     const tablespace = `dominion_full_${process.pid}`;
     const t = await createTestContext({ clock: new DaytimeClock(), env: { LOG_LEVEL: 'warn' } });
@@ -93,23 +75,13 @@ describe('PostgreSQL out of disk space', { skip: TEST_ENGINE !== 'postgres' && '
       // The database first (its table files are in the tablespace), then the tablespace, then the disk.
       await t.close();
       if (made) {
-        const admin = await serverClient();
+        // A plain connection to the server: the tablespace outlives the test's own database.
+        const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+        await admin.connect();
         await admin.query(`drop tablespace if exists ${tablespace}`).finally(() => admin.end());
       }
-      try {
-        execFileSync('umount', [mnt], { stdio: 'pipe' });
-      } catch {
-        execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
-      }
+      unmount(mnt);
       rmSync(mnt, { recursive: true, force: true });
     }
   });
 });
-
-/** A plain connection to the machine's server, for what outlives the test's own database. */
-async function serverClient() {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' });
-  await client.connect();
-  return client;
-}

@@ -4,6 +4,7 @@
 // over the whole suite's records; test/security/secrets-scan-rules.test.ts proves each one fires.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { luhnValid } from '../../src/cards/luhn.ts';
 import type { RecordLine } from './recorder.ts';
 
 export type FindingClass = 'secret' | 'code' | 'credential' | 'card' | 'phone';
@@ -104,16 +105,6 @@ export function issuedCredentials(records: readonly RecordLine[]): Map<string, {
     if (r.where === 'POST /api/2fa/totp' && typeof body.secret === 'string') found.set(body.secret, { what: "an authenticator app's secret", issuedIn: r });
   }
   return found;
-}
-
-export function luhn(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = Number(digits[digits.length - 1 - i]);
-    if (i % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
-  return sum % 10 === 0;
 }
 
 /**
@@ -247,7 +238,7 @@ export function findingsIn(r: RecordLine, rules: ScanRules): Finding[] {
   if (r.side === 'phone') return found;
   for (const m of text.matchAll(SIX_DIGITS)) if (rules.codes.has(m[0])) add('code', 'an issued code', m.index, m[0].length);
   for (const m of text.matchAll(SPOKEN_DIGITS)) if (rules.codes.has(m[0].replace(/\D/g, ''))) add('code', 'an issued code, spoken', m.index, m[0].length);
-  for (const m of text.matchAll(CARD)) if (luhn(m[0].replace(/\D/g, ''))) add('card', 'a card number', m.index, m[0].length);
+  for (const m of text.matchAll(CARD)) if (luhnValid(m[0].replace(/\D/g, ''))) add('card', 'a card number', m.index, m[0].length);
   for (const phone of phoneNumbersIn(text)) {
     if (!phoneAllowed(r, phone, text, rules)) add('phone', `a full phone number (***${phone.e164.slice(-4)})`, phone.index, phone.length);
   }
