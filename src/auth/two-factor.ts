@@ -11,6 +11,7 @@ import { normalisePhoneNumber } from '../sms/phone.ts';
 import { phonePolicyFor } from '../sms/phone-policy.ts';
 import { findUserById, requirePhoneNumber } from '../users/users.ts';
 import { AppError } from '../errors.ts';
+import { dataKeyFor } from './data-key.ts';
 
 export interface LoginCodeSent {
   challengeId: string;
@@ -97,6 +98,6 @@ export async function createLoginChallenge(
  * Checks the code a user typed for a login challenge (each check is one of the 5 attempts). Only a
  * login challenge of this user counts: any other challenge id is 'not_found'.
  */
-export function checkLoginCode(ctx: Pick<AppContext, 'db' | 'clock'>, userId: string, challengeId: string, code: string): Promise<OtpCheck> {
-  return verifyOtpCode(ctx.db, challengeId, code, ctx.clock.now(), { purpose: 'login', userId });
+export function checkLoginCode(ctx: Pick<AppContext, 'db' | 'clock' | 'config'>, userId: string, challengeId: string, code: string): Promise<OtpCheck> {
+  return verifyOtpCode(ctx.db, dataKeyFor(ctx.config), challengeId, code, ctx.clock.now(), { purpose: 'login', userId });
 }

@@ -27,6 +27,7 @@ import {
   checkTransferRequest, lockTransferAccounts, payeeLabel, postTransfer, transfer,
   type BankContext, type MovementResult, type TransferRequest,
 } from './transfers.ts';
+import { dataKeyFor } from '../auth/data-key.ts';
 
 /** A new code for the same pending transfer may be asked for this long after the last one. */
 export const RESEND_COOLDOWN_MS = 30_000;
@@ -226,7 +227,7 @@ async function notAwaiting(tx: Queryable, row: PendingRow, now: Date): Promise<A
  * A refused code, told as the login code is; a code that belongs to another of the customer's
  * pending transfers is named as such (it still cost this transfer an attempt).
  */
-async function codeRefusal(tx: Queryable, row: PendingRow, check: Exclude<OtpCheck, 'ok'>, code: string, now: Date): Promise<AppError> {
+async function codeRefusal(tx: Queryable, dataKey: Buffer, row: PendingRow, check: Exclude<OtpCheck, 'ok'>, code: string, now: Date): Promise<AppError> {
   const challengeId = row.otpChallengeId ?? '';
   const [after] = await tx.select({ attempts: otpChallenges.attempts, max: otpChallenges.maxAttempts }).from(otpChallenges).where(eq(otpChallenges.id, challengeId));
   const attemptsLeft = after ? Math.max(0, after.max - after.attempts) : 0;
@@ -235,7 +236,7 @@ async function codeRefusal(tx: Queryable, row: PendingRow, check: Exclude<OtpChe
       eq(pendingTransfers.userId, row.userId), eq(pendingTransfers.status, 'awaiting_confirmation'), ne(pendingTransfers.id, row.id),
     )).orderBy(desc(pendingTransfers.createdAt)).limit(10);
     for (const other of others) {
-      if (other.otpChallengeId && await isCodeOfChallenge(tx, other.otpChallengeId, code, now, { purpose: 'transfer_confirmation', userId: row.userId })) {
+      if (other.otpChallengeId && await isCodeOfChallenge(tx, dataKey, other.otpChallengeId, code, now, { purpose: 'transfer_confirmation', userId: row.userId })) {
         return new AppError(
           'code_rejected',
           `This is the code for another transfer (${formatMinor(other.amountMinor, other.currency)} to ${other.payeeLabel}): a code confirms only the transfer its SMS names. ` +
@@ -268,8 +269,8 @@ export async function confirmTransfer(ctx: BankContext, userId: string, pendingI
     if (blocked) return { refused: blocked };
     if (!row.otpChallengeId) throw new Error(`pending transfer ${row.id} has no code challenge`);
     // Committed even when refused: a wrong code costs one of the code's attempts.
-    const check = await verifyOtpCode(tx, row.otpChallengeId, code, now, { purpose: 'transfer_confirmation', userId });
-    if (check !== 'ok') return { refused: await codeRefusal(tx, row, check, code, now) };
+    const check = await verifyOtpCode(tx, dataKeyFor(ctx.config), row.otpChallengeId, code, now, { purpose: 'transfer_confirmation', userId });
+    if (check !== 'ok') return { refused: await codeRefusal(tx, dataKeyFor(ctx.config), row, check, code, now) };
 
     const claim = await claimIdempotencyKey(tx, { kind: 'transfer', userId, key, request, now });
     if (claim.replay) return { movement: claim.replay, replayed: true };

@@ -24,6 +24,12 @@ import type { FormParams } from './rules.ts';
 export interface SimulatorState {
   /** The developer's inbox, newest first (copies: changing them changes nothing). */
   messages(): SimulatedMessage[];
+  /**
+   * Calls `listener` with each message accepted from now on, as it is accepted (a copy); returns
+   * what stops it. For a watcher of a long run, where copying the whole inbox per look would cost
+   * more than the sends it watches.
+   */
+  onMessage(listener: (message: SimulatedMessage) => void): () => void;
   /** The account balance in USD. */
   balance(): number;
   setBalance(usd: number): void;
@@ -176,6 +182,7 @@ export function buildSimulatorApp(simulatorOptions: SimulatorOptions): FastifyIn
 
   states.set(app, {
     messages: () => store.newestFirst().map(publicCopy),
+    onMessage: (listener) => store.onAccepted(listener),
     balance: () => store.balanceMicros / 1_000_000,
     setBalance: (usd) => {
       if (!Number.isFinite(usd)) throw new Error(`Simulator balance must be a finite number of USD, got ${usd}`);

@@ -40,6 +40,7 @@ export async function startSimulator(options: SimulatorOptions & { port?: number
   return {
     url: `http://${urlHost(host)}:${address.port}`,
     messages: () => state.messages(),
+    onMessage: (listener) => state.onMessage(listener),
     balance: () => state.balance(),
     setBalance: (usd) => state.setBalance(usd),
     replies: () => state.replies(),

@@ -70,6 +70,7 @@ export class MessageStore {
   readonly #messages: StoredMessage[] = [];
   readonly #bySid = new Map<string, StoredMessage>();
   readonly #maxMessages: number;
+  readonly #listeners = new Set<(message: SimulatedMessage) => void>();
 
   constructor(accountSid: string, startingBalanceMicros: number, pricePerSegmentMicros: number, maxMessages = 50_000) {
     this.#accountSid = accountSid;
@@ -128,7 +129,14 @@ export class MessageStore {
     this.#messages.push(message);
     this.#bySid.set(message.sid, message);
     this.#forgetOldest();
+    for (const listener of this.#listeners) listener(publicCopy(message));
     return message;
+  }
+
+  /** Calls `listener` with a copy of each message accepted from now on; returns what stops it. */
+  onAccepted(listener: (message: SimulatedMessage) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Past the cap, forgets the oldest messages, a tenth of the cap at a time (so not on every send). */

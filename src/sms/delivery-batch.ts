@@ -21,6 +21,7 @@ import {
 import { findLostSend, unansweredBefore } from './lost-sends.ts';
 import type { SentMessage } from './provider.ts';
 import { setStatusSource } from './status-source.ts';
+import { dataKeyFor } from '../auth/data-key.ts';
 
 /**
  * Runs the send jobs of `messageIds` (one lane); returns the error of each message whose job
@@ -84,7 +85,7 @@ export async function deliverSmsBatch(ctx: AppContext, lane: SmsLane, messageIds
         await expireLateCode(ctx, row, now);
         return;
       }
-      const body = row.otpChallengeId ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId)) : row.bodyRedacted;
+      const body = row.otpChallengeId ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, dataKeyFor(ctx.config), row.otpChallengeId)) : row.bodyRedacted;
       const stopTimer = ctx.metrics.smsSendDuration.startTimer();
       let sent: SentMessage;
       try {

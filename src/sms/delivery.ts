@@ -21,6 +21,7 @@ import { SmsProviderError, type MessageStatus, type SentMessage } from './provid
 import { SenderBusyError, senderPreference, slotMissed, type SenderSlot } from './sender-throttle.ts';
 import { setStatusSource, type StatusSource } from './status-source.ts';
 import { describeTwilioError } from './twilio-errors.ts';
+import { dataKeyFor } from '../auth/data-key.ts';
 
 /** Sends tried per message before it is marked failed. */
 export const MAX_SEND_ATTEMPTS = 5;
@@ -177,7 +178,7 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   }
 
   const body = row.otpChallengeId
-    ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, row.otpChallengeId))
+    ? row.bodyRedacted.replace(CODE_MASK, await mintOtpCode(ctx.db, dataKeyFor(ctx.config), row.otpChallengeId))
     : row.bodyRedacted;
   const slot = await keepSlot(ctx, lane, row, booked);
   if (slot === 'busy') return;

@@ -16,6 +16,7 @@ import { maskPhoneNumber } from '../sms/phone.ts';
 import { changePhoneNumber } from './phone-number.ts';
 import { phoneVerifiedByOther } from './registration.ts';
 import { findUserById, normaliseUserPhone } from './users.ts';
+import { dataKeyFor } from '../auth/data-key.ts';
 
 type PhoneChangeContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
 
@@ -65,7 +66,7 @@ export async function completePhoneChange(ctx: PhoneChangeContext, input: { user
     : await ctx.db.select().from(otpChallenges).where(and(mine, isNull(otpChallenges.consumedAt))).orderBy(desc(otpChallenges.createdAt)).limit(1);
   if (!challenge) throw new AppError('code_rejected', `No phone change is waiting for a code. ${AGAIN}`);
   const now = ctx.clock.now();
-  const result = await verifyOtpCode(ctx.db, challenge.id, input.code, now, { purpose: 'phone_change', userId: input.userId });
+  const result = await verifyOtpCode(ctx.db, dataKeyFor(ctx.config), challenge.id, input.code, now, { purpose: 'phone_change', userId: input.userId });
   const refused = otpCheckError(result, { attemptsLeft: challenge.maxAttempts - challenge.attempts - 1, again: AGAIN });
   if (refused) throw refused;
   const next = challenge.destination;

@@ -13,6 +13,7 @@ import { queueCodeChallenge } from '../otp/send-code.ts';
 import { verifyOtpCode } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
 import { checkNewUser, insertUser } from './users.ts';
+import { dataKeyFor } from '../auth/data-key.ts';
 
 type RegistrationContext = Pick<AppContext, 'db' | 'jobs' | 'config' | 'clock'>;
 
@@ -82,7 +83,7 @@ export async function completeRegistration(ctx: RegistrationContext, input: { ch
   const again = 'Register again to get a new code.';
   if (!challenge) throw new AppError('code_rejected', `No code is waiting with this challengeId. ${again}`);
   const now = ctx.clock.now();
-  const result = await verifyOtpCode(ctx.db, challenge.id, input.code, now, { purpose: 'phone_verification', userId: challenge.userId });
+  const result = await verifyOtpCode(ctx.db, dataKeyFor(ctx.config), challenge.id, input.code, now, { purpose: 'phone_verification', userId: challenge.userId });
   const refused = otpCheckError(result, { attemptsLeft: challenge.maxAttempts - challenge.attempts - 1, again });
   if (refused) throw refused;
   return ctx.db.transaction(async (tx) => {

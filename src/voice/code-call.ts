@@ -18,6 +18,7 @@ import { codeLimitError } from '../notifications/send.ts';
 import { mintOtpCode, OTP_POLICY } from '../otp/challenges.ts';
 import { maskPhoneNumber } from '../sms/phone.ts';
 import { SmsProviderError, type CallStatus } from '../sms/provider.ts';
+import { dataKeyFor } from '../auth/data-key.ts';
 
 /** Where call status callbacks arrive, under PUBLIC_BASE_URL. */
 export const CALL_STATUS_PATH = '/webhooks/twilio/call-status';
@@ -151,7 +152,7 @@ export async function placeCodeCall(ctx: AppContext, callId: string): Promise<vo
     return;
   }
   if (!row.otpChallengeId) throw new Error('a code call has a challenge');
-  const code = await mintOtpCode(ctx.db, row.otpChallengeId);
+  const code = await mintOtpCode(ctx.db, dataKeyFor(ctx.config), row.otpChallengeId);
   const from = ctx.config.twilio.phoneNumber!;
   try {
     const placed = await ctx.provider.placeCall({

@@ -4,7 +4,9 @@
 // file and the operator's report nothing. Codes expire after 5 minutes and allow 5 attempts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, createHmac, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import { dataKeyFor } from '../../src/auth/data-key.ts';
 import { checkLoginCode, sendLoginCode, type LoginCodeSent } from '../../src/auth/two-factor.ts';
 import { otpChallenges, smsMessages } from '../../src/db/schema.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
@@ -50,8 +52,17 @@ describe('sendLoginCode', () => {
 
     const [challenge] = await t.ctx.db.select().from(otpChallenges).where(eq(otpChallenges.id, sent.challengeId));
     assert.ok(challenge?.codeHash, 'the worker stored the hash');
-    assert.match(challenge.codeHash, /^scrypt\$/);
+    assert.match(challenge.codeHash, /^hmac1\$[A-Za-z0-9+/]{43}=$/);
     assert.ok(!challenge.codeHash.includes(code));
+    // Keyed: the same code under another data key (a copy of the database without the key) is no
+    // hash of it, so the 10^6 possible codes cannot be tried against a stolen row.
+    const [format, digest] = challenge.codeHash.split('$');
+    assert.equal(format, 'hmac1');
+    const keyed = (dataKey: Buffer) => createHmac('sha256', Buffer.from(hkdfSync('sha256', dataKey, Buffer.alloc(0), 'dominion one-time code hash v1', 32)))
+      .update(`${sent.challengeId}:${code}`).digest('base64');
+    assert.equal(keyed(dataKeyFor(t.ctx.config)), digest, 'the HMAC of the challenge and the code under the data key');
+    assert.notEqual(keyed(randomBytes(32)), digest);
+    assert.notEqual(createHash('sha256').update(code).digest('base64'), digest, 'not an unkeyed hash');
     assert.equal(challenge.purpose, 'login');
 
     const [entry] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, sent.messageId));
@@ -66,6 +77,27 @@ describe('sendLoginCode', () => {
     assert.equal(await checkLoginCode(t.ctx, otherUserId, sent.challengeId, code), 'not_found', "another user's challenge");
     assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, code), 'ok');
     assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, code), 'already_used');
+  });
+
+  it("a code's hash is bound to its challenge: copied onto another challenge, that challenge's own code no longer matches", async () => {
+    clock.advance(10 * 60_000); // a fresh window of the 5-codes-per-number limit
+    const first = await sendAndReceive();
+    const second = await sendAndReceive();
+    const [row] = await t.ctx.db.select({ codeHash: otpChallenges.codeHash }).from(otpChallenges).where(eq(otpChallenges.id, first.sent.challengeId));
+    await t.ctx.db.update(otpChallenges).set({ codeHash: row?.codeHash }).where(eq(otpChallenges.id, second.sent.challengeId));
+    assert.equal(await checkLoginCode(t.ctx, userId, second.sent.challengeId, first.code), 'wrong_code', "the first code does not open the second challenge");
+    assert.equal(await checkLoginCode(t.ctx, userId, second.sent.challengeId, second.code), 'wrong_code');
+  });
+
+  it('still checks a code hashed with scrypt before the upgrade (a code lives 5 minutes across a deploy)', async () => {
+    clock.advance(10 * 60_000);
+    const { sent, code } = await sendAndReceive();
+    const salt = randomBytes(16);
+    const legacy = `scrypt$${salt.toString('base64')}$${scryptSync(code, salt, 32).toString('base64')}`;
+    await t.ctx.db.update(otpChallenges).set({ codeHash: legacy }).where(eq(otpChallenges.id, sent.challengeId));
+    const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+    assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, wrong), 'wrong_code');
+    assert.equal(await checkLoginCode(t.ctx, userId, sent.challengeId, code), 'ok');
   });
 
   it('refuses the right code after it expired (held clock, 5 minutes)', async () => {

@@ -110,7 +110,7 @@ describe('a transfer at or above the confirmation threshold', () => {
 
     const [challenge] = await t.ctx.db.select().from(otpChallenges).innerJoin(pendingTransfers, eq(pendingTransfers.otpChallengeId, otpChallenges.id)).where(eq(pendingTransfers.id, pending.id));
     assert.equal(challenge?.otp_challenges.purpose, 'transfer_confirmation');
-    assert.ok(challenge?.otp_challenges.codeHash?.startsWith('scrypt$') && !challenge.otp_challenges.codeHash.includes(code), 'the code is stored hashed');
+    assert.ok(challenge?.otp_challenges.codeHash?.startsWith('hmac1$') && !challenge.otp_challenges.codeHash.includes(code), 'the code is stored hashed');
 
     const confirmKey = newKey();
     const done = await confirm(ana, pending.id, confirmKey, code);
