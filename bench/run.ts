@@ -9,8 +9,9 @@
 //   BENCH_ENGINES      pglite,postgres (default both)
 //   BENCH_EVENTS / BENCH_BULK / BENCH_CODES   override the counts
 //   BENCH_PARTS        events,rate,codes (default all): run only these figures, to iterate on one
+//   BENCH_CPU_PROF     a directory: each worker process writes its CPU profile there (node --cpu-prof)
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -48,11 +49,20 @@ const TOKEN = 'bench-auth-token-0123456789abcdef';
 const SENDER = '+15005550006';
 // Not a Twilio magic number: +1500555xxxx senders other than ...0006 are refused (21606 and friends).
 const RATE_SENDER = '+14155550100';
+/**
+ * Status callbacks on, as in production, where they settle each message and the status checks are
+ * only a fallback 30 s after the send (CALLBACK_GRACE_SECONDS). Nothing listens there: the
+ * simulator's statuses do not move during a run (statusStepMs 10 minutes), so no callback is due;
+ * with callbacks off, every message would be polled at the provider 2 s after it was sent, and
+ * again up to 12 times, work that production does not do.
+ */
+const BENCH_CALLBACKS_URL = 'http://127.0.0.1:9';
 const KEY = 'YmVuY2ggZGF0YSBrZXksIDMyIGJ5dGVzIGxvbmchISE=';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const perSecond = (n: number, ms: number) => Math.round((n / ms) * 1000);
 const pct = (x: number, of: number) => `${Math.round((x / of) * 100)}%`;
 const started = Date.now();
+const CLOCK_TICKS = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 const progress = (line: string) => console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
 interface Row { figure: string; value: string; ceiling: string; ratio: string; target: string }
@@ -107,7 +117,7 @@ class SimulatorProcess {
 function benchEnv(simUrl: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     SMS_PROVIDER: 'simulator', TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: TOKEN, TWILIO_PHONE_NUMBER: SENDER, TWILIO_API_BASE_URL: simUrl,
-    TWILIO_SENDER_MPS: '0', PUBLIC_BASE_URL: 'off', DATA_ENCRYPTION_KEY: KEY, DATA_DIR: join(dir, 'data'), LOG_DIR: join(dir, 'logs'), LOG_LEVEL: 'warn',
+    TWILIO_SENDER_MPS: '0', PUBLIC_BASE_URL: BENCH_CALLBACKS_URL, DATA_ENCRYPTION_KEY: KEY, DATA_DIR: join(dir, 'data'), LOG_DIR: join(dir, 'logs'), LOG_LEVEL: 'warn',
     WORKER_CONCURRENCY: String(CONCURRENCY), SMS_USER_HOURLY_LIMIT: '0', SMS_USER_DAILY_LIMIT: '0', SMS_GLOBAL_HOURLY_LIMIT: '0',
     SMS_DAILY_SPEND_CAP_USD: '0', CODE_NUMBER_LIMIT: '0', CODE_IP_LIMIT: '0', CODE_COUNTRY_HOURLY_LIMIT: '0', LOGIN_IP_LIMIT: '0',
     ...extra,
@@ -116,7 +126,8 @@ function benchEnv(simUrl: string, dir: string, extra: Record<string, string> = {
 
 /** A `dominion worker` process; resolves once it has started taking jobs. */
 async function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['src/cli.ts', 'worker'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, 'src/cli.ts', 'worker'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     let seen = '';
     const onData = (d: Buffer) => {
@@ -192,13 +203,62 @@ async function freshPostgres(): Promise<{ url: string; drop: () => Promise<void>
   };
 }
 
-/** N bank events committed until the simulator accepted every one of their SMS. */
-async function eventsToSimulator(ctx: Runtime, sim: SimulatorProcess, customers: BenchCustomer[], n: number, tag: string): Promise<number> {
+/** CPU time (user + system, ms) a process has used so far, from /proc; 0 once it is gone. */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time of each PostgreSQL process of the machine, by pid (the server's backends are not children of the bench). */
+function postgresCpuMs(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') byPid.set(Number(entry), cpuMsOf(Number(entry)));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byPid;
+}
+
+/** Where the CPU of a run went: the bench's own process (the bank, and PGlite in it), the workers, the simulator, PostgreSQL. */
+interface CpuShare { bank: number; workers: number; simulator: number; postgres: Map<number, number> }
+
+function cpuNow(sim: SimulatorProcess, workers: readonly ChildProcess[]): CpuShare {
+  return {
+    bank: cpuMsOf(process.pid),
+    workers: workers.reduce((sum, w) => sum + cpuMsOf(w.pid), 0),
+    simulator: cpuMsOf(sim.child.pid),
+    postgres: ENGINES.includes('postgres') ? postgresCpuMs() : new Map<number, number>(),
+  };
+}
+
+/** Per message; PostgreSQL's share counts backends alive at the end (one that exited meanwhile takes its time with it). */
+const cpuPerMessage = (before: CpuShare, after: CpuShare, n: number) => {
+  let postgres = 0;
+  for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0);
+  const shares = { bank: after.bank - before.bank, workers: after.workers - before.workers, simulator: after.simulator - before.simulator, postgres };
+  return `CPU ms per message: ${Object.entries(shares).map(([key, ms]) => `${key} ${(ms / n).toFixed(2)}`).join(', ')}`;
+};
+
+/** N bank events committed until the simulator accepted every one of their SMS; also where the CPU went. */
+async function eventsToSimulator(
+  ctx: Runtime, sim: SimulatorProcess, customers: BenchCustomer[], n: number, tag: string, workers: readonly ChildProcess[] = [],
+): Promise<{ rate: number; cpu: string }> {
   const before = await sim.count();
+  const cpuBefore = cpuNow(sim, workers);
   const t0 = performance.now();
   await commitTransactionEvents(ctx, customers, n, 8, tag);
   await sim.untilCount(before + n);
-  return perSecond(n, performance.now() - t0);
+  const rate = perSecond(n, performance.now() - t0);
+  return { rate, cpu: cpuPerMessage(cpuBefore, cpuNow(sim, workers), n) };
 }
 
 /** 1-window maximum and average rate of the messages the simulator saw from one sender. */
@@ -282,7 +342,8 @@ async function benchPostgres(sims: { zero: SimulatorProcess; slow: SimulatorProc
           await eventsToSimulator(ctx, sim, customers, 100, 'warm-up');
           record('postgres: worker RSS after warm-up', `${rssMb(first?.pid)} MB`);
         }
-        const rate = await eventsToSimulator(ctx, sim, customers, EVENTS, `pg-${latency}-${count}`);
+        const { rate, cpu } = await eventsToSimulator(ctx, sim, customers, EVENTS, `pg-${latency}-${count}`, children);
+        progress(`  ${cpu}`);
         if (latency === 0) record(`postgres: bank events -> SMS accepted, 0 ms, ${count} worker${count > 1 ? 's' : ''}`, `${rate} msg/s`, `SDK ${ceilings.sdk} msg/s`, pct(rate, ceilings.sdk), 'best >= 50%');
         else {
           const bound = Math.round((count * LANE_CONCURRENCY) / 0.2);
@@ -330,7 +391,8 @@ async function benchPglite(sims: { zero: SimulatorProcess; slow: SimulatorProces
       if (latency === 0) record('pglite: raw pg-boss, empty jobs, lane batch settings', `${(await bossCeiling(database, QUICK ? 3000 : 20_000)).toLocaleString('en-US')} jobs/s`);
       await startWorker(ctx);
       await eventsToSimulator(ctx, sim, customers, 100, 'warm-up');
-      const rate = await eventsToSimulator(ctx, sim, customers, EVENTS, `pglite-${latency}`);
+      const { rate, cpu } = await eventsToSimulator(ctx, sim, customers, EVENTS, `pglite-${latency}`);
+      progress(`  ${cpu}`);
       if (latency === 0) record('pglite: bank events -> SMS accepted, 0 ms, 1 process', `${rate} msg/s`, `SDK ${ceilings.sdk} msg/s`, pct(rate, ceilings.sdk), '>= 30%');
       else {
         const bound = Math.round(LANE_CONCURRENCY / 0.2);

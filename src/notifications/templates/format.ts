@@ -25,9 +25,18 @@ function gsmSpaces(text: string): string {
   return text.replace(NON_GSM_SPACES, ' ');
 }
 
+/** Built once per currency and locale: making an Intl.NumberFormat costs more than the rest of a message's rendering. */
+const currencyFormats = new Map<string, Intl.NumberFormat>();
+
 function currencyFormat(currency: string, locale: string): Intl.NumberFormat {
+  const key = `${currency.toUpperCase()} ${locale}`;
+  const known = currencyFormats.get(key);
+  if (known) return known;
   try {
-    return new Intl.NumberFormat(locale, { style: 'currency', currency: currency.toUpperCase() });
+    const format = new Intl.NumberFormat(locale, { style: 'currency', currency: currency.toUpperCase() });
+    // Currencies and locales are few (the catalogue's); a bound keeps a stream of odd inputs from growing it.
+    if (currencyFormats.size < 1000) currencyFormats.set(key, format);
+    return format;
   } catch (error) {
     throw new AppError('validation_failed', `"${currency}" is not an ISO 4217 currency code (e.g. USD, EUR, JPY).`, { cause: error });
   }
