@@ -47,7 +47,11 @@ describe('logs', () => {
     });
     t.ctx.logger.info({ to: CUSTOMER, authToken: TEST_AUTH_TOKEN }, `explicit attempt to log ${TEST_AUTH_TOKEN} for ${CUSTOMER}`);
 
-    const log = await t.readLog();
+    // The send's line is written once its acceptance is recorded, after the simulator has it.
+    const log = await eventually(async () => {
+      const text = await t.readLog();
+      return /sms accepted by provider/.test(text) ? text : undefined;
+    }, 10_000, 'the log file has the send in it');
     assert.match(log, /sms accepted by provider/, 'the log file has the send in it');
     assert.match(log, /\*\*\*2671/, 'numbers appear as their last four digits');
     assert.ok(!log.includes(TEST_AUTH_TOKEN), 'auth token absent');
