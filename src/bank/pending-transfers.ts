@@ -269,8 +269,9 @@ export async function confirmTransfer(ctx: BankContext, userId: string, pendingI
     if (blocked) return { refused: blocked };
     if (!row.otpChallengeId) throw new Error(`pending transfer ${row.id} has no code challenge`);
     // Committed even when refused: a wrong code costs one of the code's attempts.
-    const check = await verifyOtpCode(tx, dataKeyFor(ctx.config), row.otpChallengeId, code, now, { purpose: 'transfer_confirmation', userId });
-    if (check !== 'ok') return { refused: await codeRefusal(tx, dataKeyFor(ctx.config), row, check, code, now) };
+    const dataKey = dataKeyFor(ctx.config);
+    const check = await verifyOtpCode(tx, dataKey, row.otpChallengeId, code, now, { purpose: 'transfer_confirmation', userId });
+    if (check !== 'ok') return { refused: await codeRefusal(tx, dataKey, row, check, code, now) };
 
     const claim = await claimIdempotencyKey(tx, { kind: 'transfer', userId, key, request, now });
     if (claim.replay) return { movement: claim.replay, replayed: true };
