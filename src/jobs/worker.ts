@@ -8,7 +8,7 @@ import { sendEmailNotification } from '../notifications/email.ts';
 import { pruneLimitCounters } from '../notifications/limits.ts';
 import { sweepNotifications } from '../notifications/sweep.ts';
 import { notifyPhoneUnreachable } from '../notifications/unreachable.ts';
-import { resumeRetryingCodes } from '../sms/delivery.ts';
+import { resumeWaitingCodes } from '../sms/delivery.ts';
 import { deliverSmsBatch } from '../sms/delivery-batch.ts';
 import { refreshSmsStatusBatch } from '../sms/status-batch.ts';
 import { placeCodeCall } from '../voice/code-call.ts';
@@ -63,14 +63,18 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
         return failed;
       },
     );
-    // After a storm the codes parked meanwhile are due: fetched now, before the backlog, not at the
-    // next poll; and those a failed attempt left waiting out a backoff go now too.
+    // After a storm the codes parked meanwhile, and those a failed attempt left waiting out a
+    // backoff, get jobs due now, fetched at once, before the backlog, not at the next poll.
     if (lane === 'sms.critical') {
       ctx.twilioCircuit.onClosed(() => {
         ctx.jobs.boss.notifyWorker(workerId);
-        resumeRetryingCodes(ctx).then(
-          (resumed) => resumed && ctx.logger.info({ resumed }, 'twilio answers again: codes waiting to retry sent now'),
-          (error: unknown) => ctx.logger.warn({ err: error }, 'could not resume the codes waiting to retry; they go at their retry time'),
+        resumeWaitingCodes(ctx).then(
+          (resumed) => {
+            if (!resumed) return;
+            ctx.jobs.boss.notifyWorker(workerId);
+            ctx.logger.info({ resumed }, 'twilio answers again: codes waiting to go sent now');
+          },
+          (error: unknown) => ctx.logger.warn({ err: error }, 'could not resume the codes waiting to go; they go at their retry time'),
         );
       });
     }

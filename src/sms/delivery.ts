@@ -88,16 +88,17 @@ const INSUFFICIENT_FUNDS = 20005;
 const CODE_LOOK_BACK_MS = 60 * 60_000;
 
 /**
- * After a storm (the account's circuit closed again): the codes waiting out a retry backoff go
- * now, on the critical lane, instead of after the backoff the storm grew, when the backlog it
- * held back is already going. Twilio's Retry-After is past: the circuit stayed open for it.
- * Returns how many were resumed; their old jobs find them sent and stop.
+ * After a storm (the account's circuit closed again): the codes waiting out a retry backoff, and
+ * those parked unsent while the circuit was open (still 'pending', their job due when the open
+ * period or the probe's wait was to end), go now, on the critical lane, instead of at that time,
+ * when the backlog the storm held back is already going. Twilio's Retry-After is past: the
+ * circuit stayed open for it. Returns how many were resumed; their old jobs find them sent and stop.
  */
-export async function resumeRetryingCodes(ctx: Pick<AppContext, 'db' | 'jobs' | 'clock'>): Promise<number> {
+export async function resumeWaitingCodes(ctx: Pick<AppContext, 'db' | 'jobs' | 'clock'>): Promise<number> {
   const now = ctx.clock.now();
   const waiting = await ctx.db.select({ id: smsMessages.id }).from(smsMessages).where(and(
     sql`${smsMessages.createdAt} > ${new Date(now.getTime() - CODE_LOOK_BACK_MS).toISOString()}::timestamptz`,
-    eq(smsMessages.status, 'retrying'), isNull(smsMessages.twilioSid),
+    inArray(smsMessages.status, ['pending', 'retrying']), isNull(smsMessages.twilioSid),
     sql`${smsMessages.sendBefore} > ${now.toISOString()}::timestamptz`,
     // An empty balance (20005) is no storm: the account still has none, so those keep their backoff.
     sql`${smsMessages.errorCode} is distinct from ${INSUFFICIENT_FUNDS}`,

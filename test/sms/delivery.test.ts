@@ -6,7 +6,7 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { rawRows } from '../../src/db/connection.ts';
 import { smsMessages } from '../../src/db/schema.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
-import { CODE_RETRY_BASE_MS, deliverSms, resumeRetryingCodes, retryDelayMs } from '../../src/sms/delivery.ts';
+import { CODE_RETRY_BASE_MS, deliverSms, resumeWaitingCodes, retryDelayMs } from '../../src/sms/delivery.ts';
 import { queueSms } from '../../src/sms/outbox.ts';
 import { createTestContext, eventually, type TestContext } from '../helpers/context.ts';
 
@@ -154,20 +154,23 @@ describe('the retry of a failed send', () => {
     t.sim.setBalance(15);
   });
 
-  it('after a storm, resumes the codes waiting out a backoff now, but not those refused for an empty balance', async () => {
+  it('after a storm, resumes the codes waiting out a backoff or parked unsent now, but not those refused for an empty balance', async () => {
     const queue = (body: string) => t.ctx.db.transaction((tx) => queueSms(t.ctx, tx, {
       type: 'two_factor_code', lane: 'sms.critical', to: CUSTOMER, body, sendBefore: new Date(t.ctx.clock.now().getTime() + 300_000),
     }));
     const stormed = await queue('DominionTrust: code met a 500');
     const broke = await queue('DominionTrust: code met an empty balance');
+    // Parked while the circuit was open: still 'pending', its job due after the open period.
+    const parked = await queue('DominionTrust: code parked while the circuit was open');
     const alert = await t.ctx.db.transaction((tx) => queueSms(t.ctx, tx, { type: 'test_message', lane: 'sms.standard', to: CUSTOMER, body: 'DominionTrust: alert met a 500' }));
     await t.ctx.db.update(smsMessages).set({ status: 'retrying', errorCode: 20500 }).where(inArray(smsMessages.id, [stormed.id, alert.id]));
     await t.ctx.db.update(smsMessages).set({ status: 'retrying', errorCode: 20005 }).where(eq(smsMessages.id, broke.id));
     const jobsNow = async (id: string) => (await rawRows<{ n: number }>(t.ctx.db, sql`
       select count(*)::int as n from pgboss.job where name = 'sms.critical' and state = 'created' and start_after <= now() and data->>'messageId' = ${id}`))[0]?.n;
-    const before = { stormed: await jobsNow(stormed.id), broke: await jobsNow(broke.id) };
-    assert.ok((await resumeRetryingCodes(t.ctx)) >= 1);
+    const before = { stormed: await jobsNow(stormed.id), broke: await jobsNow(broke.id), parked: await jobsNow(parked.id) };
+    assert.ok((await resumeWaitingCodes(t.ctx)) >= 2);
     assert.equal(await jobsNow(stormed.id), (before.stormed ?? 0) + 1, 'the stormed code has a job due now');
+    assert.equal(await jobsNow(parked.id), (before.parked ?? 0) + 1, 'the parked code has a job due now');
     assert.equal(await jobsNow(broke.id), before.broke, 'the code refused for funds keeps its backoff');
     assert.equal(await jobsNow(alert.id), 0, 'an alert is not a code');
   });
