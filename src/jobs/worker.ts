@@ -54,7 +54,7 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
           byKey.set(key, [...(byKey.get(key) ?? []), job.id]);
         }
         const [dispatchErrors, sendErrors] = await Promise.all([
-          notificationJobs.size ? dispatchNotificationBatch(ctx, [...notificationJobs.keys()]) : new Map<string, unknown>(),
+          notificationJobs.size ? policyThenSend(ctx, lane, [...notificationJobs.keys()]) : new Map<string, unknown>(),
           messageJobs.size ? deliverSmsBatch(ctx, lane, [...messageJobs.keys()]) : new Map<string, unknown>(),
         ]);
         for (const [errors, byKey] of [[dispatchErrors, notificationJobs], [sendErrors, messageJobs]] as const) {
@@ -93,6 +93,19 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
   await ctx.jobs.workBatch('sms.status', { concurrency: 16, pollSeconds: 2 }, (jobs) =>
     refreshSmsStatusBatch(ctx, jobs.map((job) => ({ jobId: job.id, ...job.data }))));
   ctx.logger.info({ concurrency: total }, 'worker started');
+}
+
+/**
+ * The policy step of a batch of notification jobs and, in the same jobs, the sends of the SMS it
+ * queued on this lane (no send job each); returns the error of each notification whose job should
+ * run again, a failed send's included: its rerun sends what is still unsent.
+ */
+async function policyThenSend(ctx: AppContext, lane: SmsLane, notificationIds: readonly string[]): Promise<Map<string, unknown>> {
+  const { errors, carried } = await dispatchNotificationBatch(ctx, notificationIds, { carriedLane: lane });
+  if (!carried.size) return errors;
+  const sendErrors = await deliverSmsBatch(ctx, lane, [...carried.keys()]);
+  for (const [messageId, error] of sendErrors) errors.set(carried.get(messageId)!, error);
+  return errors;
 }
 
 /** Email and the scheduled jobs; pg-boss sends each scheduled job once, whatever the number of workers. */

@@ -86,15 +86,21 @@ export async function queueSmsMany(ctx: OutboxContext, tx: Queryable, lane: SmsL
 
 /**
  * Queues messages of any lanes (a batch of policy steps): rows in bulk, their jobs one insert per
- * lane; the result is in the order of `requests`.
+ * lane; the result is in the order of `requests`, each with its lane.
+ *
+ * `carriedLane`: messages of that lane get no job, the caller sends them itself. Only a job that
+ * is still running and that runs again if its worker dies may carry them (the worker's policy
+ * step, src/notifications/dispatch-batch.ts): its rerun sends what a crash left unsent.
  */
-export async function queueSmsEach(ctx: OutboxContext, tx: Queryable, requests: readonly SmsRequest[]): Promise<QueuedSms[]> {
+export async function queueSmsEach(ctx: OutboxContext, tx: Queryable, requests: readonly SmsRequest[], options: { carriedLane?: SmsLane } = {}): Promise<(QueuedSms & { lane: SmsLane })[]> {
   if (!requests.length) return [];
   const now = ctx.clock.now();
   const built = requests.map((r) => ({ lane: r.lane, ...messageRow(ctx, r, now), id: randomUUID() }));
   await insertRows(tx, smsMessages, built.map((b) => ({ id: b.id, ...b.row })));
   const lanes = new Map<SmsLane, { messageId: string }[]>();
-  for (const b of built) lanes.set(b.lane, [...(lanes.get(b.lane) ?? []), { messageId: b.id }]);
+  for (const b of built) {
+    if (b.lane !== options.carriedLane) lanes.set(b.lane, [...(lanes.get(b.lane) ?? []), { messageId: b.id }]);
+  }
   for (const [lane, jobs] of lanes) await ctx.jobs.sendMany(tx, lane, jobs);
-  return built.map((b) => ({ id: b.id, segments: b.analysis.segments, encoding: b.analysis.encoding, estimatedPrice: b.analysis.estimatedPrice }));
+  return built.map((b) => ({ id: b.id, lane: b.lane, segments: b.analysis.segments, encoding: b.analysis.encoding, estimatedPrice: b.analysis.estimatedPrice }));
 }

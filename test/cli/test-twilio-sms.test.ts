@@ -209,8 +209,12 @@ describe('--test-notification and users', () => {
     assert.deepEqual([message?.kind, message?.to, message?.status], ['new_device_login', '***2671', 'delivered']);
     const row = await logEntry(message?.sid ?? null);
     assert.equal(row?.type, 'new_device_login');
-    const jobs = await rawRows<{ name: string }>(t.ctx.db, sql`select name from pgboss.job where data->>'messageId' = ${row?.id ?? ''} and name like 'sms.%' and name <> 'sms.status'`);
-    assert.deepEqual(jobs.map((j) => j.name), ['sms.critical']);
+    // Sent on the critical lane: by the notification's own job there, which carries its SMS on to
+    // the send (src/notifications/dispatch-batch.ts), with no send job of any lane.
+    const jobs = await rawRows<{ name: string; carrier: boolean }>(t.ctx.db, sql`
+      select name, data ? 'notificationId' as carrier from pgboss.job where name like 'sms.%' and name <> 'sms.status'
+      and (data->>'messageId' = ${row?.id ?? ''} or data->>'notificationId' in (select id::text from notifications where sms_message_id = ${row?.id ?? null}::uuid))`);
+    assert.deepEqual(jobs.map((j) => [j.name, j.carrier]), [['sms.critical', true]]);
     // The new_device_login template, rendered in the customer's language with the sample values.
     assert.match(row?.bodyRedacted ?? '', /^DominionTrust: new sign-in from test_twilio_sms near the bank on /);
     // Every default template fits one segment; the sample alert is no exception.
