@@ -76,8 +76,18 @@ export const smsMessages = pgTable('sms_messages', {
   sentAt: timestamp('sent_at', { withTimezone: true }),
   deliveredAt: timestamp('delivered_at', { withTimezone: true }),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  /**
+   * When the status sweep next asks Twilio how this sent message is doing (src/sms/status-sweep.ts);
+   * null once its status is final and its charge known, or its checks are used up. Set in the
+   * transaction that records the send, so a check can never be lost.
+   */
+  statusCheckAt: timestamp('status_check_at', { withTimezone: true }),
+  /** Status checks made so far; the next waits 2^n s (at most 60 s). */
+  statusChecks: integer('status_checks').notNull().default(0),
 }, (t) => [
   index('sms_messages_user_idx').on(t.userId, t.createdAt),
+  // The status sweep's due messages, soonest first; only messages still followed are in it.
+  index('sms_messages_status_check_idx').on(t.statusCheckAt).where(sql`${t.statusCheckAt} is not null`),
   index('sms_messages_created_idx').on(t.createdAt),
   // The staff message log's keyset pages: (created_at, id) descending.
   index('sms_messages_log_idx').on(t.createdAt, t.id),

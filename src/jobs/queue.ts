@@ -31,6 +31,12 @@ export interface JobQueue {
   sendMany<Q extends QueueName>(tx: Queryable | undefined, queue: Q, data: JobPayloads[Q][], options?: { startAfter?: number }): Promise<void>;
   /** Like work, but the handler gets each fetched batch whole (see BatchJobHandler). */
   workBatch<Q extends QueueName>(queue: Q, options: { concurrency: number; pollSeconds: number }, handler: BatchJobHandler<Q>): Promise<string>;
+  /**
+   * Runs `sweep` in this process every `intervalMs`, and again at once while it reports more is due:
+   * for work whose due time lives in its own rows (the status sweep), claimed set-based by every
+   * worker. A failed sweep is logged (once per run of failures) and tried at the next interval.
+   */
+  repeat(name: string, intervalMs: number, sweep: () => Promise<boolean>): void;
   /** Stops taking jobs and waits (up to timeoutMs) for those in flight to finish. */
   stop(timeoutMs: number): Promise<void>;
 }
@@ -57,6 +63,7 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
     return back;
   };
   boss.on('warning', (warning) => logger.warn({ warning }, 'job queue warning'));
+  const repeating: { stop(): Promise<void> }[] = [];
   return {
     boss,
     async start() {
@@ -119,7 +126,37 @@ export function createJobQueue(database: Database, logger: Logger): JobQueue {
           }
         })));
     },
+    repeat(name, intervalMs, sweep) {
+      let stopped = false;
+      let failing = false;
+      let timer: NodeJS.Timeout | undefined;
+      let running: Promise<void> = Promise.resolve();
+      const loop = async () => {
+        while (!stopped) {
+          let more = false;
+          try {
+            more = await sweep();
+            if (failing) logger.info({ sweep: name }, 'sweep works again');
+            failing = false;
+          } catch (error) {
+            if (!failing) logger.warn({ err: error, sweep: name }, 'sweep failed; it runs again at its next interval');
+            failing = true;
+          }
+          if (!more) break;
+        }
+        if (!stopped) timer = setTimeout(() => { running = loop(); }, intervalMs).unref();
+      };
+      running = loop();
+      repeating.push({
+        async stop() {
+          stopped = true;
+          clearTimeout(timer);
+          await running;
+        },
+      });
+    },
     async stop(timeoutMs) {
+      await Promise.all(repeating.splice(0).map((r) => r.stop()));
       await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
     },
   };

@@ -19,12 +19,6 @@ export interface NotificationDispatchJob {
 /** A job of an SMS lane: the policy step of a notification, or the send of a queued message. */
 export type SmsLaneJob = SmsSendJob | NotificationDispatchJob;
 
-/** Payload of a job that asks the provider for a sent message's latest status. */
-export interface SmsStatusJob {
-  messageId: string;
-  attempt: number;
-}
-
 /** Payload of a job that places one logged voice call (a row of voice_calls) reading a code. */
 export interface VoiceCallJob {
   callId: string;
@@ -47,8 +41,6 @@ export interface JobPayloads {
   'sms.standard': SmsLaneJob;
   /** Digests, reminders, anything that can wait. */
   'sms.bulk': SmsLaneJob;
-  /** Follows a sent message until its status is final. */
-  'sms.status': SmsStatusJob;
   /** Sends one email notification; the job's priority follows its type's lane. */
   'notification.email': NotificationDispatchJob;
   /** Hourly: queues the daily summary SMS of customers whose local morning has come. */
@@ -88,7 +80,6 @@ export const QUEUES: Record<QueueName, Omit<Queue, 'name'>> = {
   'sms.critical': { notify: true, retryLimit: 3, retryDelay: 1, retryBackoff: true, expireInSeconds: 60 },
   'sms.standard': { notify: true, retryLimit: 3, retryDelay: 5, retryBackoff: true, expireInSeconds: 120 },
   'sms.bulk': { notify: true, retryLimit: 3, retryDelay: 30, retryBackoff: true, expireInSeconds: 300 },
-  'sms.status': { notify: false, retryLimit: 5, retryDelay: 10, retryBackoff: true, expireInSeconds: 60 },
   // Email retries are scheduled by the sender too (a 4xx reply); these cover a crashed worker.
   'notification.email': { notify: true, retryLimit: 3, retryDelay: 10, retryBackoff: true, expireInSeconds: 60 },
   'notification.digest': { notify: false, retryLimit: 2, retryDelay: 60, expireInSeconds: 900 },

@@ -10,7 +10,7 @@ import { sweepNotifications } from '../notifications/sweep.ts';
 import { notifyPhoneUnreachable } from '../notifications/unreachable.ts';
 import { resumeWaitingCodes } from '../sms/delivery.ts';
 import { deliverSmsBatch } from '../sms/delivery-batch.ts';
-import { refreshSmsStatusBatch } from '../sms/status-batch.ts';
+import { SWEEP_INTERVAL_MS, SWEEP_BATCH, sweepStatusChecks } from '../sms/status-sweep.ts';
 import { placeCodeCall } from '../voice/code-call.ts';
 import { SCHEDULES, type QueueName, type SmsLane } from './registry.ts';
 
@@ -32,7 +32,7 @@ export interface WorkerOptions {
    * lane; email and the scheduled jobs then stay with the full workers.
    */
   lanes?: readonly SmsLane[];
-  /** Also run status checks of sent messages; default true. */
+  /** Also run the status sweep of sent messages; default true. */
   statusChecks?: boolean;
   /** Overrides WORKER_CONCURRENCY. */
   concurrency?: number;
@@ -90,8 +90,8 @@ export async function startWorker(ctx: AppContext, options: WorkerOptions = {}):
     ctx.logger.info({ concurrency: total, lanes: options.lanes }, 'worker started');
     return;
   }
-  await ctx.jobs.workBatch('sms.status', { concurrency: 16, pollSeconds: 2 }, (jobs) =>
-    refreshSmsStatusBatch(ctx, jobs.map((job) => ({ jobId: job.id, ...job.data }))));
+  // Sent messages are followed by a sweep of the due ones, not a job each.
+  ctx.jobs.repeat('sms.status', SWEEP_INTERVAL_MS, async () => (await sweepStatusChecks(ctx)) === SWEEP_BATCH);
   ctx.logger.info({ concurrency: total }, 'worker started');
 }
 

@@ -17,7 +17,7 @@ import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import { findLostSend, NO_ANSWER, unansweredBefore } from './lost-sends.ts';
 import { CircuitOpenError } from './provider-breaker.ts';
 import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
-import { SmsProviderError, type MessageStatus, type SentMessage } from './provider.ts';
+import { SmsProviderError, type SentMessage } from './provider.ts';
 import { SenderBusyError, senderPreference, slotMissed, type SenderSlot } from './sender-throttle.ts';
 import { setStatusSource, type StatusSource } from './status-source.ts';
 import { describeTwilioError } from './twilio-errors.ts';
@@ -31,11 +31,9 @@ export const STALE_CLAIM_MS = 30_000;
 export const STATUS_CALLBACK_PATH = '/webhooks/twilio/status';
 /** With callbacks on, the first status check waits this long for a callback to settle the message. */
 export const CALLBACK_GRACE_SECONDS = 30;
-/** Status checks per sent message before leaving it to the reconciler. */
-const MAX_STATUS_CHECKS = 12;
 
 /** Final statuses Twilio charges for (it does not bill failed messages). */
-const BILLED: ReadonlySet<string> = new Set(['delivered', 'undelivered']);
+export const BILLED: ReadonlySet<string> = new Set(['delivered', 'undelivered']);
 const FINAL: ReadonlySet<string> = new Set(['delivered', 'undelivered', 'failed', 'canceled', 'expired']);
 const RANK: Record<string, number> = {
   pending: 0, retrying: 0, sending: 1, accepted: 2, scheduled: 2, queued: 3, sent: 4,
@@ -254,16 +252,24 @@ async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { f
   return { from: current.from };
 }
 
+/**
+ * When the status sweep (src/sms/status-sweep.ts) first asks Twilio about a message it accepted
+ * at `now`: the fallback for a callback that never comes, so with callbacks it waits longer; null
+ * when the answer was final already.
+ */
+export function firstStatusCheckAt(config: AppContext['config'], status: string, now: Date): Date | null {
+  if (isFinalStatus(status)) return null;
+  return new Date(now.getTime() + (statusCallbackUrl(config) ? CALLBACK_GRACE_SECONDS : 2) * 1000);
+}
+
 export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await setStatusSource(tx, note.errorKind === 'recovered' ? 'lost_send_recovery' : 'send_answer');
-    await tx.update(smsMessages).set({ ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: ctx.clock.now() }).where(eq(smsMessages.id, row.id));
-    await recordAttempt(tx, row, startedAt, ctx.clock.now(), { outcome: 'accepted', ...note });
-    if (!isFinalStatus(sent.status)) {
-      // The fallback for a callback that never comes; with callbacks the first check waits longer.
-      const startAfter = statusCallbackUrl(ctx.config) ? CALLBACK_GRACE_SECONDS : 2;
-      await ctx.jobs.send(tx, 'sms.status', { messageId: row.id, attempt: 1 }, { startAfter });
-    }
+    const now = ctx.clock.now();
+    await tx.update(smsMessages).set({
+      ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: now, statusCheckAt: firstStatusCheckAt(ctx.config, sent.status, now), statusChecks: 0,
+    }).where(eq(smsMessages.id, row.id));
+    await recordAttempt(tx, row, startedAt, now, { outcome: 'accepted', ...note });
   });
   ctx.metrics.smsSent.inc({ type: row.type, status: sent.status });
   ctx.metrics.smsEstimatedCost.inc({ type: row.type }, Number(row.priceEstimate));
@@ -456,28 +462,4 @@ export async function recordStatusCallback(
   if (!row) return 'unknown';
   const changed = await ctx.db.transaction((tx) => recordProviderStatus(ctx, tx, row, update, ctx.clock.now(), 'callback'));
   return { messageId: row.id, changed };
-}
-
-/** Runs a status job: asks the provider how a sent message is doing, and asks again later if unsettled. */
-export async function refreshSmsStatus(ctx: AppContext, messageId: string, attempt: number): Promise<MessageStatus | undefined> {
-  const [row] = await ctx.db.select().from(smsMessages).where(eq(smsMessages.id, messageId));
-  if (!row?.twilioSid) return undefined;
-  if (isFinalStatus(row.status)) {
-    // Settled by a status callback, which carries no price: read the charge once, and stop.
-    if (row.price !== null || !BILLED.has(row.status)) return undefined;
-    const billed = await ctx.provider.fetchMessage(row.twilioSid);
-    if (billed.price !== null) {
-      await ctx.db.update(smsMessages).set({ price: billed.price.toFixed(5), priceUnit: billed.priceUnit, segments: billed.segments })
-        .where(and(eq(smsMessages.id, messageId), isNull(smsMessages.price)));
-    }
-    return undefined;
-  }
-  const sent = await ctx.provider.fetchMessage(row.twilioSid);
-  await ctx.db.transaction(async (tx) => {
-    await recordProviderStatus(ctx, tx, row, sent, ctx.clock.now(), 'status_check');
-    if (!isFinalStatus(sent.status) && attempt < MAX_STATUS_CHECKS) {
-      await ctx.jobs.send(tx, 'sms.status', { messageId, attempt: attempt + 1 }, { startAfter: Math.min(60, 2 ** attempt) });
-    }
-  });
-  return sent.status;
 }

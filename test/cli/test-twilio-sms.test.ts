@@ -212,7 +212,7 @@ describe('--test-notification and users', () => {
     // Sent on the critical lane: by the notification's own job there, which carries its SMS on to
     // the send (src/notifications/dispatch-batch.ts), with no send job of any lane.
     const jobs = await rawRows<{ name: string; carrier: boolean }>(t.ctx.db, sql`
-      select name, data ? 'notificationId' as carrier from pgboss.job where name like 'sms.%' and name <> 'sms.status'
+      select name, data ? 'notificationId' as carrier from pgboss.job where name like 'sms.%'
       and (data->>'messageId' = ${row?.id ?? ''} or data->>'notificationId' in (select id::text from notifications where sms_message_id = ${row?.id ?? null}::uuid))`);
     assert.deepEqual(jobs.map((j) => [j.name, j.carrier]), [['sms.critical', true]]);
     // The new_device_login template, rendered in the customer's language with the sample values.

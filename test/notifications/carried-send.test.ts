@@ -20,7 +20,7 @@ describe('the policy step carrying its SMS on to the send', () => {
 
   /** Send jobs (any SMS lane) written for these messages. */
   const sendJobsOf = async (messageIds: readonly string[]) => (await rawRows<{ n: number }>(f.t.ctx.db, sql`
-    select count(*)::int as n from pgboss.job where name like 'sms.%' and name <> 'sms.status'
+    select count(*)::int as n from pgboss.job where name like 'sms.%'
     and data->>'messageId' in (select jsonb_array_elements_text(${JSON.stringify(messageIds)}::jsonb))`))[0]!.n;
   const messageIdsOf = async (notificationIds: readonly string[]) => (await f.t.ctx.db.select({ id: notifications.id, messageId: notifications.smsMessageId })
     .from(notifications).where(inArray(notifications.id, [...notificationIds]))).map((r) => r.messageId!);

@@ -45,10 +45,13 @@ describe('a batch of sends', () => {
     assert.equal(new Set(attempts.filter((a) => a.outcome === 'accepted').map((a) => a.finishedAt.getTime())).size, 1);
     const atSimulator = t.sim.messages().filter((m) => m.body.startsWith('DominionTrust: batch '));
     assert.equal(atSimulator.length, 4);
-    // Status checks for the four: one insert, one job each.
-    const [checks] = await rawRows<{ n: number }>(t.ctx.db, sql`
-      select count(*)::int as n from pgboss.job where name = 'sms.status' and (data->>'messageId')::uuid = any(${`{${ids.join(',')}}`}::uuid[])`);
-    assert.equal(checks?.n, 4);
+    // The four are followed by the status sweep, due 2 s after the batch's record (callbacks off
+    // here), set by the same statement; no job each. The failed one is not followed.
+    const acceptedAt = attempts.find((a) => a.outcome === 'accepted')!.finishedAt.getTime();
+    assert.deepEqual(sent.map((r) => [r.statusCheckAt?.getTime(), r.statusChecks]), sent.map(() => [acceptedAt + 2_000, 0]));
+    assert.equal(failed[0]?.statusCheckAt, null);
+    const [jobs] = await rawRows<{ n: number }>(t.ctx.db, sql`select count(*)::int as n from pgboss.job where name = 'sms.status'`);
+    assert.equal(jobs?.n, 0);
   });
 
   it('cut off mid-batch: the sends that reached Twilio are found there, the others sent, each exactly once', async () => {

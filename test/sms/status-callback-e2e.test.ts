@@ -9,10 +9,11 @@ import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import { phoneStatus, smsMessages } from '../../src/db/schema.ts';
+import { phoneStatus, smsDeliveryAttempts, smsMessages } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
-import { refreshSmsStatus } from '../../src/sms/delivery.ts';
+import { CALLBACK_GRACE_SECONDS } from '../../src/sms/delivery.ts';
+import { checkStatusNow } from '../../src/sms/status-sweep.ts';
 import { HELP_TEXT } from '../../src/sms/inbound.ts';
 import { queueSms } from '../../src/sms/outbox.ts';
 import { TWILIO_OPT_IN_REPLY, TWILIO_OPT_OUT_REPLY } from '../../src/simulator/replies.ts';
@@ -62,17 +63,19 @@ describe('status callbacks and replies in simulator mode, end to end', () => {
     assert.ok(row.deliveredAt);
     const atSimulator = t.sim.messages().find((m) => m.sid === row.twilioSid);
     assert.equal(atSimulator?.statusCallback, `${serverUrl}/webhooks/twilio/status`);
-    // The fallback check was scheduled but never ran: no worker takes sms.status here.
-    const checks = await t.ctx.jobs.boss.findJobs<{ messageId: string }>('sms.status', { data: { messageId: queued.id } });
-    assert.equal(checks.length, 1);
-    assert.equal(checks[0]?.state, 'created');
+    // The fallback check was set for after the callback's grace, and never ran: no worker sweeps here.
+    assert.equal(row.statusChecks, 0);
+    const accepted = await t.ctx.db.select().from(smsDeliveryAttempts).where(eq(smsDeliveryAttempts.smsMessageId, queued.id));
+    assert.equal(row.statusCheckAt?.getTime(), accepted[0]!.finishedAt.getTime() + CALLBACK_GRACE_SECONDS * 1000);
     assert.match(await t.readLog(), /"status":"delivered","applied":true,"msg":"status callback"/);
     // The callback carries no price: the fallback check, when it runs, reads the charge once.
     assert.equal(row.price, null);
-    await refreshSmsStatus(t.ctx, queued.id, 1);
+    assert.equal(await checkStatusNow(t.ctx, queued.id), 'delivered');
     const [priced] = await t.ctx.db.select().from(smsMessages).where(eq(smsMessages.id, queued.id));
     assert.equal(priced?.price, '0.00750');
     assert.equal(priced?.status, 'delivered');
+    // Settled and priced: no longer followed.
+    assert.deepEqual([priced?.statusCheckAt, priced?.statusChecks], [null, 1]);
   });
 
   it('a customer texting STOP at the simulator is opted out at the bank; START lifts it; HELP is texted back', async () => {

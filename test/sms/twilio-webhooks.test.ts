@@ -9,7 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import twilio from 'twilio';
 import { phoneStatus, smsInbound, smsMessages, userProfiles } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
-import { recordProviderStatus, refreshSmsStatus } from '../../src/sms/delivery.ts';
+import { recordProviderStatus } from '../../src/sms/delivery.ts';
+import { checkStatusNow } from '../../src/sms/status-sweep.ts';
 import { HELP_TEXT } from '../../src/sms/inbound.ts';
 import { eventually, TEST_AUTH_TOKEN, TEST_SENDER } from '../helpers/context.ts';
 import { customer } from '../helpers/customers.ts';
@@ -195,15 +196,16 @@ describe('Twilio webhooks', () => {
       // One moved by a signed callback through the HTTP layer...
       const byCallback = await sentMessage('sent', '+14155553091');
       assert.equal((await signedPost(app, STATUS_URL, statusParams(byCallback.sid, 'delivered', { To: '+14155553091' }))).statusCode, 204);
-      // ...one by the status job asking the simulator about a message it really holds.
+      // ...one by the status sweep asking the simulator about a message it really holds.
       const sent = await f.t.ctx.provider.send({ to: '+14155553092', from: TEST_SENDER, body: 'DominionTrust: checked' });
       const [checked] = await f.t.ctx.db.insert(smsMessages).values({
         type: 'transaction', toNumber: '+14155553092', fromNumber: TEST_SENDER, bodyRedacted: 'DominionTrust: checked', encoding: 'GSM-7',
         segments: 1, priceEstimate: '0.00750', status: 'queued', twilioSid: sent.sid, attempts: 1, sentAt: f.clock.now(),
+        statusCheckAt: f.clock.now(),
       }).returning();
       assert.ok(checked);
       await eventually(async () => (await f.t.ctx.provider.fetchMessage(sent.sid)).status === 'delivered' || undefined, 5_000, 'the simulator to deliver');
-      assert.equal(await refreshSmsStatus(f.t.ctx, checked.id, 1), 'delivered');
+      assert.equal(await checkStatusNow(f.t.ctx, checked.id), 'delivered');
 
       const [fromCallback] = await timeline(byCallback.id);
       const [fromCheck] = await timeline(checked.id);
