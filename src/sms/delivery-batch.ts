@@ -15,7 +15,7 @@ import { smsDeliveryAttempts, smsMessages } from '../db/schema.ts';
 import type { SmsLane } from '../jobs/registry.ts';
 import { CODE_MASK, mintOtpCode } from '../otp/challenges.ts';
 import {
-  deliverSms, expireLateCode, firstStatusCheckAt, followOpenClaims, fromSent, hasSid, parkWhileCircuitOpen, recordAccepted, recordFailure,
+  deliverSms, expireLateCode, firstStatusCheckIn, followOpenClaims, fromSent, hasSid, parkWhileCircuitOpen, recordAccepted, recordFailure,
   STALE_CLAIM_MS, statusCallbackUrl, type SmsRow,
 } from './delivery.ts';
 import { findLostSend, unansweredBefore } from './lost-sends.ts';
@@ -146,8 +146,8 @@ async function recordAcceptedBatch(ctx: AppContext, accepted: readonly { row: Sm
       id: row.id, twilio_sid: v.twilioSid, status: v.status, from_number: v.fromNumber ?? null, segments: v.segments, price: v.price ?? null,
       price_unit: v.priceUnit ?? null, error_code: v.errorCode ?? null, error_message: v.errorMessage ?? null,
       sent_at: (sent.dateCreated ?? startedAt).toISOString(),
-      // The fallback for callbacks that never come: the status sweep's first look.
-      status_check_at: firstStatusCheckAt(ctx.config, sent.status, finishedAt)?.toISOString() ?? null,
+      // The fallback for callbacks that never come: the status sweep's first look, in seconds.
+      status_check_in: firstStatusCheckIn(ctx.config, sent.status),
     };
   });
   await ctx.db.transaction(async (tx) => {
@@ -155,10 +155,10 @@ async function recordAcceptedBatch(ctx: AppContext, accepted: readonly { row: Sm
     await tx.execute(sql`
       update sms_messages m set twilio_sid = x.twilio_sid, status = x.status, from_number = x.from_number, segments = x.segments,
         price = x.price, price_unit = x.price_unit, error_code = x.error_code, error_message = x.error_message,
-        sent_at = x.sent_at, updated_at = ${finishedAt.toISOString()}::timestamptz, status_check_at = x.status_check_at, status_checks = 0
+        sent_at = x.sent_at, updated_at = ${finishedAt.toISOString()}::timestamptz, status_check_at = now() + x.status_check_in * interval '1 second', status_checks = 0
       from json_to_recordset(${JSON.stringify(updates)}::json) as x (
         id uuid, twilio_sid text, status text, from_number text, segments int, price numeric, price_unit text,
-        error_code int, error_message text, sent_at timestamptz, status_check_at timestamptz)
+        error_code int, error_message text, sent_at timestamptz, status_check_in int)
       where m.id = x.id`);
     await insertRows(tx, smsDeliveryAttempts, accepted.map(({ row }) => ({
       smsMessageId: row.id, attempt: row.attempts, startedAt, finishedAt, outcome: 'accepted', twilioCode: null, errorKind: null, errorMessage: null,

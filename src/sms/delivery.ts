@@ -253,13 +253,18 @@ async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { f
 }
 
 /**
- * When the status sweep (src/sms/status-sweep.ts) first asks Twilio about a message it accepted
- * at `now`: the fallback for a callback that never comes, so with callbacks it waits longer; null
- * when the answer was final already.
+ * When the status sweep (src/sms/status-sweep.ts) first asks Twilio about a message accepted just
+ * now: seconds from now, the fallback for a callback that never comes, so with callbacks it waits
+ * longer; null when the answer was final already.
  */
-export function firstStatusCheckAt(config: AppContext['config'], status: string, now: Date): Date | null {
+export function firstStatusCheckIn(config: AppContext['config'], status: string): number | null {
   if (isFinalStatus(status)) return null;
-  return new Date(now.getTime() + (statusCallbackUrl(config) ? CALLBACK_GRACE_SECONDS : 2) * 1000);
+  return statusCallbackUrl(config) ? CALLBACK_GRACE_SECONDS : 2;
+}
+
+/** `seconds` from the database's now, as a timestamp for a column (null stays null). */
+export function fromDatabaseNow(seconds: number | null): SQL | null {
+  return seconds === null ? null : sql`now() + ${seconds} * interval '1 second'`;
 }
 
 export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMessage, startedAt: Date, note: Omit<Attempt, 'outcome'>): Promise<void> {
@@ -267,7 +272,7 @@ export async function recordAccepted(ctx: AppContext, row: SmsRow, sent: SentMes
     await setStatusSource(tx, note.errorKind === 'recovered' ? 'lost_send_recovery' : 'send_answer');
     const now = ctx.clock.now();
     await tx.update(smsMessages).set({
-      ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: now, statusCheckAt: firstStatusCheckAt(ctx.config, sent.status, now), statusChecks: 0,
+      ...fromSent(sent), sentAt: sent.dateCreated ?? startedAt, updatedAt: now, statusCheckAt: fromDatabaseNow(firstStatusCheckIn(ctx.config, sent.status)), statusChecks: 0,
     }).where(eq(smsMessages.id, row.id));
     await recordAttempt(tx, row, startedAt, now, { outcome: 'accepted', ...note });
   });

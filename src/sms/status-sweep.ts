@@ -1,6 +1,7 @@
 // The status sweep: follows sent messages until their status is final, without a job per message.
-// A message still followed carries when it is next checked (sms_messages.status_check_at), written
-// by the transaction that records its send, so no check is ever lost. Every worker sweeps: one
+// A message still followed carries when it is next checked (sms_messages.status_check_at, on the
+// database's clock, as pg-boss's start_after is), written by the transaction that records its
+// send, so no check is ever lost. Every worker sweeps: one
 // statement claims a batch of due messages (SKIP LOCKED, so workers never take the same one) and
 // moves each one's next check on by its backoff in the same statement, which is also its lease: a
 // worker that dies mid-sweep leaves its checks due again at their next step. Then Twilio is asked
@@ -8,7 +9,7 @@
 import { and, eq, inArray, isNotNull, isNull, lte, sql, type SQL } from 'drizzle-orm';
 import type { AppContext } from '../context.ts';
 import { smsMessages } from '../db/schema.ts';
-import { BILLED, isFinalStatus, recordProviderStatus } from './delivery.ts';
+import { BILLED, fromDatabaseNow, isFinalStatus, recordProviderStatus } from './delivery.ts';
 import { CircuitOpenError } from './provider-breaker.ts';
 import type { MessageStatus, SentMessage } from './provider.ts';
 
@@ -26,16 +27,15 @@ type SmsRow = typeof smsMessages.$inferSelect;
  * makes them; returns how many were claimed, so a full sweep can be followed by the next at once.
  */
 export async function sweepStatusChecks(ctx: AppContext, options: { limit?: number; only?: readonly string[] } = {}): Promise<number> {
-  const now = ctx.clock.now();
   const limit = options.limit ?? SWEEP_BATCH;
   const due: SQL = options.only
     ? and(inArray(smsMessages.id, [...options.only]), isNotNull(smsMessages.statusCheckAt))!
-    : lte(smsMessages.statusCheckAt, now);
+    : lte(smsMessages.statusCheckAt, sql`now()`);
   // Check n (counted from 1) is followed by the next 2^n s later, at most a minute.
   const claimed = await ctx.db.update(smsMessages).set({
     statusChecks: sql`${smsMessages.statusChecks} + 1`,
     statusCheckAt: sql`case when ${smsMessages.statusChecks} + 1 >= ${MAX_STATUS_CHECKS} then null
-      else ${now.toISOString()}::timestamptz + least(60, power(2, ${smsMessages.statusChecks} + 1)) * interval '1 second' end`,
+      else now() + least(60, power(2, ${smsMessages.statusChecks} + 1)) * interval '1 second' end`,
   }).where(inArray(smsMessages.id, ctx.db.select({ id: smsMessages.id }).from(smsMessages).where(due)
     .orderBy(smsMessages.statusCheckAt).limit(limit).for('update', { skipLocked: true })))
     .returning();
@@ -72,7 +72,7 @@ async function checkStatuses(ctx: AppContext, rows: readonly SmsRow[]): Promise<
   if (parked.length) {
     // The account's open circuit refused them: asked again after it, not counted as checks.
     await ctx.db.update(smsMessages).set({
-      statusCheckAt: new Date(ctx.clock.now().getTime() + Math.max(1000, parkedForMs)),
+      statusCheckAt: fromDatabaseNow(Math.max(1, parkedForMs / 1000)),
       statusChecks: sql`greatest(0, ${smsMessages.statusChecks} - 1)`,
     }).where(inArray(smsMessages.id, parked));
   }
