@@ -91,8 +91,12 @@ async function route() {
   if (!sessionStorage.getItem(TOKEN_KEY)) return showSignIn();
   const parts = window.location.pathname.replace(/^\/admin\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   const [name, draw] = pageOf(parts);
+  // The address a page was drawn for, set once it is drawn: a test (or a script) waits for the
+  // page of an address, not only for the address bar, which changes before the page's data arrives.
+  const address = window.location.pathname + window.location.search;
   try {
     await draw();
+    $('view').dataset.address = address;
   } catch (error) {
     if (error.status === 401) return undefined;
     if (error.status === 403) {

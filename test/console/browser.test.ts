@@ -40,6 +40,15 @@ async function textShows(page: Page, selector: string, text: RegExp): Promise<vo
   await page.locator(selector, { hasText: text }).first().waitFor({ state: 'attached' });
 }
 
+/**
+ * Waits until the console has drawn the page of an address (path and query): the address bar
+ * changes at once, the page only when its data has come.
+ */
+async function drawn(page: Page, address: string): Promise<void> {
+  await page.waitForSelector(`#view[data-address="${address}"]`);
+  assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, address);
+}
+
 /** RFC 4180 CSV into rows (quoted cells, doubled quotes, CRLF). */
 function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
@@ -142,7 +151,7 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
     await page.waitForSelector('#view[data-page="profiles"] #profile-search');
     await page.fill('#profile-search', '9101');
     await page.press('#profile-search', 'Enter');
-    await page.waitForURL(/\/admin\/accounts\/userprofile\/\?q=9101$/);
+    await drawn(page, '/admin/accounts/userprofile/?q=9101');
     await page.waitForSelector(`#profile-list tr[data-user="${username}"]`);
     assert.equal(await page.locator('#profile-list tbody tr').count(), 1);
     assert.match(await page.textContent('#profile-list') ?? '', /\*\*\*9101/);
@@ -253,20 +262,18 @@ describe('staff console in a browser', { skip: missing && !inCi ? SKIP : false }
     await page.keyboard.press('Enter');
     await page.waitForSelector('tr[data-template="transaction/es/sms"]');
     await page.selectOption('#filter-language', 'es');
-    await page.waitForURL(/language=es/);
-    await page.waitForSelector('.template-group');
+    await drawn(page, '/admin/templates/?language=es');
     assert.equal(await page.locator('tr[data-template*="/en/"]').count(), 0, 'only Spanish templates');
     await page.selectOption('#filter-channel', 'sms');
-    await page.waitForURL(/language=es&channel=sms/);
-    await page.waitForSelector('.template-group');
+    await drawn(page, '/admin/templates/?language=es&channel=sms');
     assert.equal(await page.locator('tr[data-template$="/email"]').count(), 0, 'only SMS templates');
     await page.selectOption('#filter-type', 'transaction');
-    await page.waitForURL(/type=transaction&language=es&channel=sms/);
+    await drawn(page, '/admin/templates/?type=transaction&language=es&channel=sms');
     await page.waitForSelector('details.template-group[data-type="transaction"][open] tr[data-template="transaction/es/sms"]');
     assert.equal(await page.locator('details.template-group').count(), 1, 'the type picked, open');
     await page.selectOption('#filter-language', '');
     await page.selectOption('#filter-channel', '');
-    await page.waitForURL(/\/admin\/templates\/\?type=transaction$/);
+    await drawn(page, '/admin/templates/?type=transaction');
     await page.waitForSelector('tr[data-template="transaction/en/sms"]');
     await shoot('templates-type');
     await page.click('tr[data-template="transaction/en/sms"] a');
