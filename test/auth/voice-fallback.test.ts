@@ -34,7 +34,7 @@ async function freePort(): Promise<number> {
 before(async () => {
   const port = await freePort();
   publicUrl = `http://127.0.0.1:${port}`;
-  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0', LOGIN_IP_LIMIT: '0', PUBLIC_BASE_URL: publicUrl }, // Status steps slow enough that the bank has recorded a send before its first callback arrives.
+  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0', LOGIN_IP_LIMIT: '0', PUBLIC_BASE_URL: publicUrl, CODE_SEND_WAIT_MS: '1500' }, // Status steps slow enough that the bank has recorded a send before its first callback arrives.
   simulator: { failedNumbers: [FAILING], statusStepMs: 200 } });
   await startWorker(t.ctx);
   app = buildApp(t.ctx);

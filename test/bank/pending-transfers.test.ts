@@ -81,7 +81,7 @@ async function eventsOf(userId: string, type: string): Promise<number> {
 
 before(async () => {
   // The code and SMS limits have tests of their own; here one customer gets many codes.
-  t = await createTestContext({ clock, env: { CODE_NUMBER_LIMIT: '0', CODE_IP_LIMIT: '0', SMS_USER_HOURLY_LIMIT: '0', SMS_USER_DAILY_LIMIT: '0' } });
+  t = await createTestContext({ clock, env: { CODE_NUMBER_LIMIT: '0', CODE_IP_LIMIT: '0', SMS_USER_HOURLY_LIMIT: '0', SMS_USER_DAILY_LIMIT: '0', CODE_SEND_WAIT_MS: '1500' } });
   await startWorker(t.ctx);
   app = buildApp(t.ctx);
   ana = await customer(t, 'ana', '+14155557101');

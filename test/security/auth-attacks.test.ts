@@ -24,7 +24,7 @@ before(async () => {
   // The per-IP limits are attacked in trust-proxy.test.ts; here one test client tries many accounts.
   // Passwords hashed at the production cost: the enumeration timing must be measured as deployed,
   // not at the suite's cheap test cost where database work outweighs the hash.
-  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0', LOGIN_IP_LIMIT: '0', CODE_NUMBER_LIMIT: '0', PASSWORD_HASH_COST: '15' } });
+  t = await createTestContext({ clock, env: { CODE_IP_LIMIT: '0', LOGIN_IP_LIMIT: '0', CODE_NUMBER_LIMIT: '0', PASSWORD_HASH_COST: '15', CODE_SEND_WAIT_MS: '1500' } });
   await startWorker(t.ctx);
   app = buildApp(t.ctx, { adminToken: ADMIN_TOKEN });
 });
