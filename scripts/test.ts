@@ -35,6 +35,9 @@ const nodeStart = {
   NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${join(root, 'test/helpers/fast-resolve.ts')}`].filter(Boolean).join(' '),
 };
 
+// Test files run two at a time on the 2-core machine CI has; TEST_CONCURRENCY changes that.
+const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+
 let failed = false;
 for (const engine of engines) {
   if (engine === 'postgres') {
@@ -55,7 +58,7 @@ for (const engine of engines) {
   rmSync(recordDir, { recursive: true, force: true });
   mkdirSync(recordDir, { recursive: true });
   const env = { ...process.env, ...nodeStart, TEST_ENGINE: engine, DOMINION_TEST_RECORD_DIR: recordDir };
-  let run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files], {
+  let run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files], {
     stdio: 'inherit',
     env,
   });
