@@ -16,7 +16,7 @@ const PASSWORD = 'bench password 123';
 
 /** `count` customers with their own numbers, quiet hours off (the bench runs at any hour). */
 export async function createCustomers(ctx: Pick<AppContext, 'db' | 'config' | 'clock'>, count: number, prefix = 'bench'): Promise<BenchCustomer[]> {
-  // One password hash for all: scrypt per customer would dominate the set-up.
+  // One password hash for all: a hash per customer would dominate the set-up.
   const template = await checkNewUser(ctx.config, { username: `${prefix}0`, password: PASSWORD, phone: '+14155550000', email: `${prefix}0@example.com` });
   const customers: BenchCustomer[] = [];
   for (let i = 0; i < count; i++) {

@@ -307,7 +307,7 @@ async function codesUnderBacklog(ctx: Runtime, sim: SimulatorProcess, customers:
   const sent = await sim.count();
   const backlog = BULK.toLocaleString('en-US');
   record(`${label}: login code under a ${backlog} bulk backlog, p50 / p99`, `${at(latencies, 0.5)} / ${at(latencies, 0.99)} ms`, '', '', 'p99 < 250 ms');
-  record(`${label}:   of which request -> code queued (password check), p50 / p99`, `${at(beforeQueued, 0.5)} / ${at(beforeQueued, 0.99)} ms`, `scrypt alone, idle: ${await passwordCheckMs(ctx)} ms`);
+  record(`${label}:   of which request -> code queued (password check), p50 / p99`, `${at(beforeQueued, 0.5)} / ${at(beforeQueued, 0.99)} ms`, `password hash alone, idle: ${await passwordCheckMs(ctx)} ms`);
   record(`${label}:   of which code queued -> simulator, p50 / p99`, `${at(afterQueued, 0.5)} / ${at(afterQueued, 0.99)} ms`);
   progress(`  (${sent} messages at the simulator by then)`);
 }

@@ -322,7 +322,7 @@ export interface SecurityRules {
    * (PHONE_CHANGE_COOLING_OFF, default 24h; 0 = none): the usual defence against SIM swaps.
    */
   phoneChangeCoolingOffMs: number;
-  /** scrypt cost of new password hashes, log2 N (N = 2^15 by default, 32 MiB); below 15 only with NODE_ENV=test. */
+  /** Cost of new argon2id password hashes: 15 is OWASP's minimum (19 MiB, 2 passes), each step doubles the memory; below 15 only with NODE_ENV=test. */
   passwordHashCost: number;
   /** How long a staff member's session lives; a customer's lasts 12 hours from sign-in. */
   staffSession: StaffSessionRules;
@@ -418,9 +418,9 @@ function toConfig(e: z.infer<typeof envSchema>): Config {
   if (e.PUBLIC_BASE_URL && e.PUBLIC_BASE_URL !== 'off' && smsProvider === 'twilio' && !e.TWILIO_AUTH_TOKEN) {
     issues.push({ variable: 'TWILIO_AUTH_TOKEN', problem: 'required when PUBLIC_BASE_URL is set: Twilio signs its webhooks (X-Twilio-Signature) with the auth token' });
   }
-  // Below OWASP's scrypt minimum only where nothing real is stored: the test suite's fast hashes.
+  // Below OWASP's argon2id minimum only where nothing real is stored: the test suite's fast hashes.
   if (e.PASSWORD_HASH_COST < 15 && e.NODE_ENV !== 'test') {
-    issues.push({ variable: 'PASSWORD_HASH_COST', problem: `${e.PASSWORD_HASH_COST} is below OWASP's scrypt minimum of 15 (allowed only with NODE_ENV=test)` });
+    issues.push({ variable: 'PASSWORD_HASH_COST', problem: `${e.PASSWORD_HASH_COST} is below OWASP's password-hash minimum of 15 (argon2id, 19 MiB; allowed only with NODE_ENV=test)` });
   }
   // A shifted clock lets a test suite's worker processes share its held daytime; never elsewhere.
   if (e.TEST_CLOCK_OFFSET_MS !== 0 && e.NODE_ENV !== 'test') {

@@ -91,7 +91,7 @@ describe('configuration', () => {
     assert.equal(loadConfig({}, NO_FILE).security.passwordHashCost, 15);
     assert.equal(loadConfig({ PASSWORD_HASH_COST: '17' }, NO_FILE).security.passwordHashCost, 17);
     assert.equal(loadConfig({ PASSWORD_HASH_COST: '10', NODE_ENV: 'test' }, NO_FILE).security.passwordHashCost, 10);
-    assert.match(configError({ PASSWORD_HASH_COST: '10' }).message, /PASSWORD_HASH_COST: 10 is below OWASP's scrypt minimum of 15/);
+    assert.match(configError({ PASSWORD_HASH_COST: '10' }).message, /PASSWORD_HASH_COST: 10 is below OWASP's password-hash minimum of 15/);
     assert.match(configError({ PASSWORD_HASH_COST: '9', NODE_ENV: 'test' }).message, /PASSWORD_HASH_COST/);
   });
 

@@ -13,7 +13,7 @@ import { recordEvent } from '../events/events.ts';
 import { CodeLimitError, recordRefusedCode } from '../notifications/send.ts';
 import { claimOtpAttempt, consumeOtpChallenge, createOtpChallenge } from '../otp/challenges.ts';
 import { otpCheckError } from '../otp/check-errors.ts';
-import { hashPassword, verifyPassword } from '../users/passwords.ts';
+import { hashPassword, needsRehash, verifyPassword } from '../users/passwords.ts';
 import { normaliseUserPhone, requirePhoneNumber, findUserById } from '../users/users.ts';
 import { lockedError, recordLoginFailure, requireNotLocked } from './lockout.ts';
 import { useBackupCode } from './backup-codes.ts';
@@ -96,7 +96,23 @@ export async function startLogin(
   }
   // "Call me instead": a customer who chose voice gets their codes read by a call.
   const channel: CodeChannel = (input.secondFactor ?? 'sms') !== 'sms' ? 'none' : (await preferredCodeDelivery(ctx.db, user.id)) === 'voice' ? 'voice' : 'sms';
-  return sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip, channel });
+  const started = await sendCode(ctx, user.id, { loginId: randomUUID(), isResend: false, device: input.device, ip: input.ip, channel });
+  // After the code is on its way, so the upgrade never delays it.
+  await upgradePasswordHash(ctx, user.id, input.password, user.passwordHash);
+  return started;
+}
+
+/**
+ * Replaces a stored hash weaker than today's (scrypt from before argon2id, or a lower cost) with a
+ * new one of the password just checked. Only if the row still holds the hash that was checked, so
+ * a password changed meanwhile stays changed; not a password change (sessions and
+ * passwordChangedAt are untouched).
+ */
+async function upgradePasswordHash(ctx: LoginContext, userId: string, password: string, checked: string): Promise<void> {
+  const cost = ctx.config.security.passwordHashCost;
+  if (!needsRehash(checked, cost)) return;
+  const passwordHash = await hashPassword(password, cost);
+  await ctx.db.update(users).set({ passwordHash }).where(and(eq(users.id, userId), eq(users.passwordHash, checked)));
 }
 
 interface LoginAttempt {

@@ -9,7 +9,7 @@ export const users = pgTable('users', {
   id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
   username: text('username').notNull().unique(),
   email: text('email').unique(),
-  /** scrypt hash in PHC-like form; never the password. */
+  /** argon2id hash in PHC form (scrypt for older rows, replaced at sign-in); never the password. */
   passwordHash: text('password_hash').notNull(),
   isStaff: boolean('is_staff').notNull().default(false),
   isActive: boolean('is_active').notNull().default(true),

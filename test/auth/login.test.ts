@@ -1,8 +1,11 @@
 // Sign-in through the HTTP endpoints: password, then the 6-digit code the phone received, then a
 // session token. Each refusal a customer can meet, the lockout and its SMS, and the new-device alert.
 import assert from 'node:assert/strict';
+import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
+import { users } from '../../src/db/schema.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { startWorker } from '../../src/jobs/worker.ts';
 import { createUser } from '../../src/users/users.ts';
@@ -79,6 +82,28 @@ describe('POST /api/login, /api/login/verify, /api/logout', () => {
     assert.equal(wrongPassword.statusCode, 401);
     assert.deepEqual(unknown.json(), wrongPassword.json());
     assert.deepEqual(unknown.json(), { error: 'unauthenticated', message: 'Wrong username or password.' });
+  });
+
+  it('replaces a scrypt password hash from before argon2id at the next sign-in, keeping the session and the password', async () => {
+    const phone = await newCustomer('ivo');
+    const salt = randomBytes(16);
+    const key = scryptSync(PASSWORD.normalize('NFKC'), salt, 32, { N: 2 ** 10, r: 8, p: 3 });
+    const legacy = `$scrypt$ln=10,r=8,p=3$${salt.toString('base64url')}$${key.toString('base64url')}`;
+    await t.ctx.db.update(users).set({ passwordHash: legacy }).where(eq(users.username, 'ivo'));
+    const stored = async () => (await t.ctx.db.select({ hash: users.passwordHash, changedAt: users.passwordChangedAt }).from(users).where(eq(users.username, 'ivo')))[0]!;
+    const before = await stored();
+    // A wrong password leaves the old hash alone.
+    assert.equal((await post('/api/login', { username: 'ivo', password: 'not the password at all' })).statusCode, 401);
+    assert.equal((await stored()).hash, legacy);
+
+    const { token } = await signIn(t, app, { username: 'ivo', phone });
+    const upgraded = await stored();
+    assert.match(upgraded.hash, /^\$argon2id\$v=19\$m=608,t=2,p=1\$/, 'argon2id at the configured cost');
+    assert.deepEqual(upgraded.changedAt, before.changedAt, 'not a password change');
+    assert.equal((await app.inject({ url: '/api/accounts', headers: { authorization: `Bearer ${token}` } })).statusCode, 200, 'the session stands');
+    // The same password signs in against the new hash, which is then left as it is.
+    await signIn(t, app, { username: 'ivo', phone });
+    assert.equal((await stored()).hash, upgraded.hash);
   });
 
   it('refuses a wrong code (400, attempts left), an expired code and a reused code (410)', async () => {
