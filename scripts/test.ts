@@ -58,6 +58,7 @@ for (const engine of engines) {
   rmSync(recordDir, { recursive: true, force: true });
   mkdirSync(recordDir, { recursive: true });
   const env = { ...process.env, ...nodeStart, TEST_ENGINE: engine, DOMINION_TEST_RECORD_DIR: recordDir };
+  const startedAt = performance.now();
   let run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...files], {
     stdio: 'inherit',
     env,
@@ -68,11 +69,12 @@ for (const engine of engines) {
   if (run.status === 0 && !positionals.length && process.env.DOMINION_SECRETS_SCAN !== '0') {
     run = spawnSync(process.execPath, ['--test', '--test-reporter=spec', 'test/security/secrets-scan.check.ts'], { stdio: 'inherit', env });
   }
+  const took = `${Math.round((performance.now() - startedAt) / 1000)} s, ${concurrency} files at a time`;
   if (run.status !== 0) {
-    console.error(`❌ test suite failed on ${engine}`);
+    console.error(`❌ test suite failed on ${engine} (${took})`);
     failed = true;
   } else {
-    console.log(`✅ test suite passed on ${engine}`);
+    console.log(`✅ test suite passed on ${engine} (${took})`);
   }
 }
 process.exit(failed ? 1 : 0);
