@@ -14,11 +14,12 @@ import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eq } from 'drizzle-orm';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { eq, sql } from 'drizzle-orm';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { loadConfig, type Config } from '../src/config.ts';
-import { openDatabase, type Database } from '../src/db/connection.ts';
+import { openDatabase, rawRows, type Database } from '../src/db/connection.ts';
 import { buildApp } from '../src/http/app.ts';
 import { workOptions } from '../src/jobs/queue.ts';
 import { startWorker } from '../src/jobs/worker.ts';
@@ -255,10 +256,38 @@ async function eventsToSimulator(
   const before = await sim.count();
   const cpuBefore = cpuNow(sim, workers);
   const t0 = performance.now();
+  // This process's event loop: the bank's transactions, and with PGlite the database and the
+  // worker too, share it; a stall longer than the provider timeout fails sends in flight.
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
   await commitTransactionEvents(ctx, customers, n, 8, tag);
-  await sim.untilCount(before + n);
+  // Every 15 s while it runs: how far the simulator is, and where the rest stand in the database.
+  let stalledMs = 0;
+  const stall = () => {
+    stalledMs = Math.max(stalledMs, Math.round(loop.max / 1e6));
+    loop.reset();
+    return stalledMs;
+  };
+  const watch = setInterval(() => void standing(ctx, sim, before, n).then((line) => progress(`${line}; event loop stalled up to ${stall()} ms`), () => undefined), 15_000);
+  try {
+    await sim.untilCount(before + n);
+  } finally {
+    clearInterval(watch);
+    loop.disable();
+  }
   const rate = perSecond(n, performance.now() - t0);
-  return { rate, cpu: cpuPerMessage(cpuBefore, cpuNow(sim, workers), n) };
+  return { rate, cpu: `${cpuPerMessage(cpuBefore, cpuNow(sim, workers), n)}; this process's event loop stalled up to ${stall()} ms` };
+}
+
+/** A progress line for a long run: messages at the simulator, and the rest by status and by job state. */
+async function standing(ctx: Runtime, sim: SimulatorProcess, before: number, n: number): Promise<string> {
+  const seen = (await sim.count()) - before;
+  const [row] = await rawRows<{ messages: string | null; notifications: string | null; jobs: string | null; errors: string | null }>(ctx.db, sql`
+    select (select string_agg(status || ' ' || n, ', ') from (select status, count(*) as n from sms_messages group by status) m) as messages,
+           (select string_agg(status || ' ' || n, ', ') from (select status, count(*) as n from notifications group by status) o) as notifications,
+           (select string_agg(name || '/' || state || ' ' || n, ', ') from (select name, state::text, count(*) as n from pgboss.job where state <> 'completed' group by name, state) j) as jobs,
+           (select string_agg(distinct coalesce(error_message, '-'), ' | ') from sms_messages where status = 'retrying') as errors`);
+  return `  ${seen} of ${n} at the simulator; messages: ${row?.messages ?? 'none'}; notifications: ${row?.notifications ?? 'none'}; open jobs: ${row?.jobs ?? 'none'}${row?.errors ? `; retrying after: ${row.errors}` : ''}`;
 }
 
 /** 1-window maximum and average rate of the messages the simulator saw from one sender. */
