@@ -18,7 +18,7 @@ import { findLostSend, NO_ANSWER, unansweredBefore } from './lost-sends.ts';
 import { CircuitOpenError } from './provider-breaker.ts';
 import { clearPhoneStatus, markPhoneFromFailure } from './phone-status.ts';
 import { SmsProviderError, type SentMessage } from './provider.ts';
-import { SenderBusyError, senderPreference, slotMissed, untilSlot, type SenderSlot } from './sender-throttle.ts';
+import { SenderBusyError, senderPreference, slotMissed, type SenderSlot } from './sender-throttle.ts';
 import { setStatusSource, type StatusSource } from './status-source.ts';
 import { describeTwilioError } from './twilio-errors.ts';
 import { dataKeyFor } from '../auth/data-key.ts';
@@ -134,10 +134,8 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
     await parkWhileCircuitOpen(ctx, lane, [messageId], paused);
     return;
   }
-  // Book a send slot of the sender first, holding no claim while waiting for one to be free: a
-  // worker that dies here leaves the message untouched for the next one. The slot booked is at
-  // most one slot away (a code's, a few): the claim and the code are made while it comes, so the
-  // send leaves at the slot's start (keepSlot).
+  // Wait for a send slot of the sender first, holding no claim while waiting: a worker that dies
+  // here leaves the message untouched for the next one.
   let booked: { from: string | undefined; slot: SenderSlot };
   try {
     booked = await bookSender(ctx, lane, async () => {
@@ -184,12 +182,6 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
   const slot = await keepSlot(ctx, lane, row, booked);
   if (slot === 'busy') return;
   const { from } = slot;
-  // A code whose slot came after it expired is not sent late.
-  const sendingAt = ctx.clock.now();
-  if (row.sendBefore && sendingAt >= row.sendBefore) {
-    await expireLateCode(ctx, row, sendingAt);
-    return;
-  }
   const stopTimer = ctx.metrics.smsSendDuration.startTimer();
   let sent: SentMessage;
   try {
@@ -199,7 +191,7 @@ export async function deliverSms(ctx: AppContext, lane: SmsLane, messageId: stri
       messagingServiceSid: ctx.config.twilio.messagingServiceSid,
       body,
       statusCallback: statusCallbackUrl(ctx.config),
-      validityPeriodSeconds: row.sendBefore ? Math.max(1, Math.ceil((row.sendBefore.getTime() - sendingAt.getTime()) / 1000)) : undefined,
+      validityPeriodSeconds: row.sendBefore ? Math.max(1, Math.ceil((row.sendBefore.getTime() - now.getTime()) / 1000)) : undefined,
     });
   } catch (error) {
     stopTimer({ outcome: 'error' });
@@ -230,24 +222,21 @@ export function statusCallbackUrl(config: Pick<Config, 'publicBaseUrl'>): string
 async function bookSender(ctx: AppContext, lane: SmsLane, toNumber: () => Promise<string>): Promise<{ from: string | undefined; slot: SenderSlot }> {
   const { messagingServiceSid, phoneNumbers } = ctx.config.twilio;
   const urgent = lane === 'sms.critical';
-  if (messagingServiceSid) return { from: undefined, slot: await ctx.senderThrottle.reserve([messagingServiceSid], urgent) };
-  if (phoneNumbers.length < 2) return { from: phoneNumbers[0], slot: await ctx.senderThrottle.reserve([phoneNumbers[0] ?? 'default'], urgent) };
-  const slot = await ctx.senderThrottle.reserve(senderPreference(phoneNumbers, await toNumber()), urgent);
+  if (messagingServiceSid) return { from: undefined, slot: await ctx.senderThrottle.acquire(messagingServiceSid, urgent) };
+  if (phoneNumbers.length < 2) return { from: phoneNumbers[0], slot: await ctx.senderThrottle.acquire(phoneNumbers[0] ?? 'default', urgent) };
+  const slot = await ctx.senderThrottle.acquireAny(senderPreference(phoneNumbers, await toNumber()), urgent);
   return { from: slot.sender, slot };
 }
 
 /**
- * Waits for the booked slot's start. A send that missed its slot (the process stalled, or the
- * claim and the code took longer than the slot was away) books the next one rather than landing
- * in another sender's slot: the rate holds at the provider, not only in the database. The claim
- * is held meanwhile; when no slot comes within the throttle's patience the claim is given back and
- * the job runs again shortly.
+ * A send that missed its slot (the process stalled, or the claim and the code took longer than
+ * one slot) books the next one rather than landing in another sender's slot: the rate holds at
+ * the provider, not only in the database. The claim is held meanwhile; when no slot comes within
+ * the throttle's patience the claim is given back and the job runs again shortly.
  */
 async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { from: string | undefined; slot: SenderSlot }): Promise<{ from: string | undefined } | 'busy'> {
   let current = booked;
-  for (let tries = 0; ; tries++) {
-    await untilSlot(current.slot);
-    if (!slotMissed(current.slot)) return { from: current.from };
+  for (let tries = 0; slotMissed(current.slot); tries++) {
     ctx.metrics.smsSlotsMissed.inc();
     try {
       current = await bookSender(ctx, lane, async () => row.toNumber);
@@ -260,6 +249,7 @@ async function keepSlot(ctx: AppContext, lane: SmsLane, row: SmsRow, booked: { f
       return 'busy';
     }
   }
+  return { from: current.from };
 }
 
 /**

@@ -35,8 +35,6 @@ export const SLOT_MARGIN = 0.05;
 export interface SenderSlot {
   sender: string;
   waitedMs: number;
-  /** performance.now() before which the send must not leave (see untilSlot). */
-  startsAt: number;
   /** performance.now() after which a send is too late for the slot; Infinity when unthrottled. */
   endsAt: number;
 }
@@ -49,17 +47,6 @@ export interface SenderThrottle {
    * (put the customer's own number first: see senderPreference). Returns the slot booked.
    */
   acquireAny(senders: readonly string[], urgent: boolean): Promise<SenderSlot>;
-  /**
-   * Books a slot as acquireAny does but returns at once, so the caller gets the send ready (its
-   * claim, its code) while the slot comes; untilSlot then waits for its start.
-   */
-  reserve(senders: readonly string[], urgent: boolean): Promise<SenderSlot>;
-}
-
-/** Waits until a reserved slot starts. */
-export async function untilSlot(slot: SenderSlot): Promise<void> {
-  const ms = slot.startsAt - performance.now();
-  if (ms > 0) await sleep(ms);
 }
 
 /** Whether a send is too late for its slot and must book another. */
@@ -98,11 +85,9 @@ export function senderPreference(senders: readonly string[], customer: string): 
 
 export function createSenderThrottle(db: Db, options: SenderThrottleOptions): SenderThrottle {
   if (options.messagesPerSecond <= 0) {
-    const free = (sender: string): SenderSlot => ({ sender, waitedMs: 0, startsAt: 0, endsAt: Infinity });
     return {
-      acquire: async (sender) => free(sender),
-      acquireAny: async (senders) => free(firstOf(senders)),
-      reserve: async (senders) => free(firstOf(senders)),
+      acquire: async (sender) => ({ sender, waitedMs: 0, endsAt: Infinity }),
+      acquireAny: async (senders) => ({ sender: firstOf(senders), waitedMs: 0, endsAt: Infinity }),
     };
   }
   const intervalSeconds = (1 + SLOT_MARGIN) / options.messagesPerSecond;
@@ -159,57 +144,28 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
     return { retryInMs: bookableInMs <= 0 ? 2 : Math.min(bookableInMs, intervalMs) };
   }
 
-  async function bookWhenFree(senders: readonly string[], urgent: boolean, started: number): Promise<SenderSlot> {
+  async function acquireAny(senders: readonly string[], urgent: boolean): Promise<SenderSlot> {
+    firstOf(senders);
+    const started = performance.now();
     for (;;) {
       await ensureRows(senders);
       const askedAt = performance.now();
       const result = await book(senders, urgent);
-      const answeredAt = performance.now();
-      const waited = answeredAt - started;
+      const waited = performance.now() - started;
       if ('waitMs' in result) {
-        // The slot starts at the booking statement's instant + waitMs: no earlier than askedAt +
-        // waitMs, so the deadline counts from there (a slow answer to the booking counts as
-        // lateness), and no later than answeredAt + waitMs, so the send waits until then.
-        return { sender: result.sender, waitedMs: waited + result.waitMs, startsAt: answeredAt + result.waitMs, endsAt: askedAt + result.waitMs + latenessMs };
+        if (result.waitMs > 0) await sleep(result.waitMs);
+        // The slot started at the booking statement's instant + waitMs, no earlier than askedAt +
+        // waitMs: the deadline counts from there, so a slow answer to the booking counts as lateness.
+        return { sender: result.sender, waitedMs: waited + result.waitMs, endsAt: askedAt + result.waitMs + latenessMs };
       }
       if (waited + result.retryInMs > maxWaitMs) throw new SenderBusyError(senders.join(','), Math.round(waited));
       await sleep(result.retryInMs);
     }
   }
 
-  // Traffic that waits for the next free slot books one caller at a time per process and set of
-  // numbers: the others wait here, not in the database. Every sender in flight polling the slot
-  // row (a worker's whole lane, times the workers) made bookings slow under their own locks, and a
-  // slow booking is a missed slot (three workers at 10 MPS carried 4.2 a second). Urgent messages
-  // book ahead at once, so they pass this line.
-  const lines = new Map<string, Promise<unknown>>();
-  function inLine<T>(key: string, run: () => Promise<T>): Promise<T> {
-    const turn = (lines.get(key) ?? Promise.resolve()).then(run, run);
-    const done = turn.then(() => undefined, () => undefined);
-    lines.set(key, done);
-    void done.then(() => {
-      if (lines.get(key) === done) lines.delete(key);
-    });
-    return turn;
-  }
-
-  function reserve(senders: readonly string[], urgent: boolean): Promise<SenderSlot> {
-    firstOf(senders);
-    const started = performance.now();
-    if (urgent) return bookWhenFree(senders, true, started);
-    return inLine([...senders].sort().join(','), () => bookWhenFree(senders, false, started));
-  }
-
-  async function acquireAny(senders: readonly string[], urgent: boolean): Promise<SenderSlot> {
-    const slot = await reserve(senders, urgent);
-    await untilSlot(slot);
-    return slot;
-  }
-
   return {
     acquire: (sender, urgent) => acquireAny([sender], urgent),
     acquireAny,
-    reserve,
   };
 }
 

@@ -191,11 +191,11 @@ describe('a send that missed its sender slot', () => {
     const stalled: typeof t.ctx = {
       ...t.ctx,
       senderThrottle: {
-        ...throttle,
-        reserve: async (senders, urgent) => {
-          const slot = await throttle.reserve(senders, urgent);
+        acquire: async (sender, urgent) => {
+          const slot = await throttle.acquire(sender, urgent);
           return bookings++ === 0 ? { ...slot, endsAt: performance.now() - 1 } : slot;
         },
+        acquireAny: (senders, urgent) => throttle.acquireAny(senders, urgent),
       },
     };
     const queued = await t.ctx.db.transaction((tx) =>
