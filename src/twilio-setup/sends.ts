@@ -64,7 +64,16 @@ async function follow(ctx: SendContext, name: string, title: string, subject: st
     onProgress: (entry, ms) => wait.onProgress?.(`⏳ ${title} ${subject}: ${entry.status} (${(ms / 1000).toFixed(1)} s)`),
   });
   const { entry } = result;
-  const withdraw = async (why: string) => ((await withdrawUnsentSms(ctx, messageId, why)) ? ' It was withdrawn, so it will not be sent later.' : '');
+  const withdraw = async (why: string) => {
+    // A retry the worker began meanwhile is let finish (waitForSms waits out a send in flight),
+    // then withdrawn if it is to be tried again: nothing is sent after the operator was told.
+    for (let tries = 0; tries < 3; tries++) {
+      if (await withdrawUnsentSms(ctx, messageId, why)) return ' It was withdrawn, so it will not be sent later.';
+      const now = await waitForSms(ctx, messageId, { timeoutMs: 0, untilFinal: false });
+      if (!['pending', 'retrying'].includes(now.entry.status)) return '';
+    }
+    return '';
+  };
 
   if (result.needsAction || (result.timedOut && ['pending', 'retrying', 'sending'].includes(entry.status))) {
     const withdrawn = entry.status === 'sending' ? '' : await withdraw(`withdrawn by test_twilio_sms after ${wait.timeoutMs / 1000} s`);
