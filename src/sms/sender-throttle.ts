@@ -18,19 +18,9 @@ import { sql } from 'drizzle-orm';
 import { rawRows, type Db } from '../db/connection.ts';
 
 /**
- * Slots are this much wider than 1 / rate (5%: a 10 MPS sender books one every 105 ms), so a
- * send may leave a little after its slot's start and still no one-second window at Twilio holds
- * more than the rate: 11 sends spaced 105 ms span 1,050 ms, so they fit in one second only if
- * the first left 50 ms later than the last did, relative to their slots. Half of that 50 ms is
- * the send's lateness allowed (see SenderSlot), half its request's way to Twilio. Without the
- * margin any lateness at all put rate + 1 in a window (the bench's 10 MPS sender: 11).
- */
-export const SLOT_MARGIN = 0.05;
-
-/**
- * A booked send slot. A send that could not leave in time (the process stalled, the database was
- * slow between booking and sending) would crowd the sends after it past the rate, so it books
- * again instead (see `slotMissed`).
+ * A booked send slot. It is one interval wide: a send that could not leave within it (the process
+ * stalled, the database was slow between booking and sending) would land in a later sender's slot
+ * and break the rate, so it books again instead (see `slotMissed`).
  */
 export interface SenderSlot {
   sender: string;
@@ -90,9 +80,7 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
       acquireAny: async (senders) => ({ sender: firstOf(senders), waitedMs: 0, endsAt: Infinity }),
     };
   }
-  const intervalSeconds = (1 + SLOT_MARGIN) / options.messagesPerSecond;
-  // How late after its slot's start a send may leave: half the margin's second, at most half a slot.
-  const latenessMs = Math.min((intervalSeconds * 1000) / 2, (SLOT_MARGIN * 1000) / 2);
+  const intervalSeconds = 1 / options.messagesPerSecond;
   const maxWaitMs = options.maxWaitMs ?? 30_000;
   const known = new Set<string>();
 
@@ -149,14 +137,13 @@ export function createSenderThrottle(db: Db, options: SenderThrottleOptions): Se
     const started = performance.now();
     for (;;) {
       await ensureRows(senders);
-      const askedAt = performance.now();
       const result = await book(senders, urgent);
-      const waited = performance.now() - started;
+      const bookedAt = performance.now();
+      const waited = bookedAt - started;
       if ('waitMs' in result) {
         if (result.waitMs > 0) await sleep(result.waitMs);
-        // The slot started at the booking statement's instant + waitMs, no earlier than askedAt +
-        // waitMs: the deadline counts from there, so a slow answer to the booking counts as lateness.
-        return { sender: result.sender, waitedMs: waited + result.waitMs, endsAt: askedAt + result.waitMs + latenessMs };
+        // A send leaves in the first half of its slot; the second half is for its request to reach Twilio.
+        return { sender: result.sender, waitedMs: waited + result.waitMs, endsAt: bookedAt + result.waitMs + (intervalSeconds * 1000) / 2 };
       }
       if (waited + result.retryInMs > maxWaitMs) throw new SenderBusyError(senders.join(','), Math.round(waited));
       await sleep(result.retryInMs);
