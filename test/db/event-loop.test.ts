@@ -36,8 +36,9 @@ describe('the event loop under back-to-back statements', () => {
     console.log(`${statements} statements in 1 s; the 10 ms timer ticked ${ticks} times, its longest gap ${Math.round(worstGapMs)} ms`);
     assert.ok(statements > 50, `${statements} statements ran`);
     // Held by the statements (PGlite answering as promise continuations only), it ticks at most
-    // once, after the last of them.
-    assert.ok(ticks >= 20, `the timer ticked ${ticks} times in a second of statements`);
-    assert.ok(worstGapMs < 250, `the longest the timer waited was ${Math.round(worstGapMs)} ms`);
+    // once, after the last of them (0 measured). Free, about 50-90 times on an idle machine, 17
+    // under CI's load: the bound leaves room for a loaded machine.
+    assert.ok(ticks >= 5, `the timer ticked ${ticks} times in a second of statements`);
+    assert.ok(worstGapMs < 600, `the longest the timer waited was ${Math.round(worstGapMs)} ms`);
   });
 });
