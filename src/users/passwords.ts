@@ -17,7 +17,7 @@ export const MAX_PASSWORD_LENGTH = 256;
  * r=8, p=3 and 3-4 times cheaper in CPU on this project's machines. Each step of the setting
  * doubles (or halves) the memory: 10 gives 608 KiB, the test suite's fast hashes.
  */
-export const DEFAULT_COST = 15;
+const DEFAULT_COST = 15;
 const ARGON2_MEMORY_KIB_AT_DEFAULT = 19_456;
 const ARGON2_PASSES = 2;
 const ARGON2_PARALLELISM = 1;
